@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by loopscope.bpf.c and userspace. Fixed-width types only: this header is
+ * included after vmlinux.h on the BPF side and after <linux/types.h> in userspace.
+ */
+#ifndef __LOOPSCOPE_H
+#define __LOOPSCOPE_H
+
+#define LS_MAX_SYSCALLS 512	/* size of the syscall classification table */
+#define LS_COMM_LEN 16
+
+/*
+ * Iteration-time histogram: log-linear buckets over microseconds, 8 sub-buckets per power of
+ * two (at most 12.5% relative error), the first 16 buckets exact. 27 powers reach ~134 s.
+ */
+#define LS_HIST_SUB_BITS 3
+#define LS_HIST_SUB (1 << LS_HIST_SUB_BITS)
+#define LS_HIST_POW 27
+#define LS_HIST_BUCKETS (2 * LS_HIST_SUB + (LS_HIST_POW - LS_HIST_SUB_BITS - 1) * LS_HIST_SUB)
+
+/* What a syscall means to the loop; set per syscall number by userspace (user/syscalls.c). */
+enum ls_sysclass {
+	LS_SC_OTHER = 0,
+	LS_SC_SLEEP,		/* nanosleep, clock_nanosleep */
+	LS_SC_FD_IO,		/* read/write/send/recv...: the reason follows the fd's kind */
+	LS_SC_DISK,		/* path-based file system calls: openat, stat, unlink, fsync... */
+	LS_SC_LOCK,		/* futex, flock */
+	LS_SC_EPOLL,		/* epoll_wait, epoll_pwait, epoll_pwait2: arg0 is the epoll fd */
+	LS_SC_POLL,		/* poll, ppoll: arg0 points at struct pollfd[] */
+	LS_SC_SELECT,		/* select, pselect6: arg0 is nfds */
+};
+
+/* Why a loop thread was off-CPU during a busy period. */
+enum ls_reason {
+	LS_R_SLEEP = 0,
+	LS_R_NET,
+	LS_R_DISK,
+	LS_R_LOCK,
+	LS_R_SYSCALL,		/* blocked in some other syscall (pipes, waits, nested selectors) */
+	LS_R_FAULT,		/* blocked outside any syscall: a page fault */
+	LS_R_PREEMPT,		/* runnable but not running: preempted or waiting for a CPU */
+	LS_NR_REASONS,
+};
+
+enum ls_fdkind {
+	LS_FD_NONE = 0,
+	LS_FD_TCP,
+	LS_FD_UDP,
+	LS_FD_UNIX,
+	LS_FD_SOCK,		/* any other socket */
+	LS_FD_FILE,		/* regular file */
+	LS_FD_PIPE,
+	LS_FD_CHR,
+	LS_FD_BLK,
+	LS_FD_ANON,		/* eventfd, epoll, timerfd, ... */
+	LS_FD_OTHER,
+	LS_NR_FDKINDS,
+};
+
+/* One off-CPU episode: the longest of its reason is kept per busy period. */
+struct ls_block {
+	__u64 ns;
+	__u64 addr;		/* futex word, if the syscall was a futex */
+	__s32 syscall;		/* -1 outside a syscall */
+	__s32 fd;		/* -1 if the syscall has no fd */
+	__u32 waker_tid;	/* who woke the thread (0 if unknown) */
+	__u8 fd_kind;		/* enum ls_fdkind */
+	__u8 family;		/* AF_INET/AF_INET6 for peer below, else 0 */
+	__u16 port;		/* peer port, host order */
+	__u8 peer[16];		/* peer address (IPv4 in the first 4 bytes) */
+	char waker_comm[LS_COMM_LEN];
+};
+
+struct ls_reason_acc {
+	__u64 ns;		/* total off-CPU time for this reason */
+	__u32 count;		/* episodes */
+	__u32 pad;
+	struct ls_block top;	/* the longest episode */
+};
+
+/* A busy period: from the loop's selector returning to its next selector wait. */
+struct ls_busy {
+	__u64 start_ns;		/* bpf_ktime_get_ns() at the selector's return */
+	__u64 offcpu_ns;	/* sum over reasons */
+	__u32 switches;		/* times switched out */
+	__u32 pad;
+	struct ls_reason_acc r[LS_NR_REASONS];
+};
+
+enum ls_event_kind {
+	LS_EV_STALL = 1,
+	LS_EV_EXIT,
+};
+
+/* Ring-buffer record: one per stall (busy period >= the threshold). */
+struct ls_stall {
+	__u32 kind;		/* LS_EV_STALL */
+	__u32 tid;
+	__u64 end_ns;
+	__u64 dur_ns;
+	struct ls_busy busy;
+};
+
+/*
+ * Per loop thread, in the `threads` hash keyed by host TID. Created at the thread's first
+ * selector syscall: only threads that wait in a selector are event-loop threads.
+ */
+struct ls_thread {
+	/* which selector is this thread's loop */
+	__u64 loop_file;	/* struct file * of the loop's epoll instance, 0 for poll/select */
+	__s32 loop_fd;
+	__u8 loop_kind;		/* LS_SC_EPOLL/POLL/SELECT */
+	__u8 in_selector;	/* parked in the loop's selector: idle */
+	__u8 started;		/* a selector return was seen: busy periods are measurable */
+	__u8 pad0;
+
+	/* the syscall in flight, for the reason at switch-out */
+	__s32 sys_nr;		/* -1 when not in a syscall */
+	__s32 sys_fd;
+	__u64 sys_arg;
+
+	/* the off-CPU episode in progress */
+	__u64 out_ns;		/* switch-out time, 0 when on CPU or idle */
+	__u64 wake_ns;		/* wakeup time, 0 until woken */
+	struct ls_block cur;
+	__u8 cur_reason;
+	__u8 pad1[7];
+
+	__u64 sel_enter_ns;
+	struct ls_busy busy;
+
+	/* cumulative, read by userspace every interval */
+	__u64 iterations;
+	__u64 busy_ns;
+	__u64 idle_ns;
+	__u64 stalls;
+	__u64 max_busy_ns;	/* largest busy period in epoch max_epoch */
+	__u64 max_epoch;
+	__u64 hist[LS_HIST_BUCKETS];
+};
+
+/* Ring-buffer record: a loop thread exited; its last counters, before its entry goes. */
+struct ls_exit {
+	__u32 kind;		/* LS_EV_EXIT */
+	__u32 tid;
+	struct ls_thread t;
+};
+
+/* Counters in .bss, read by userspace at exit and in metrics. */
+struct ls_counters {
+	__u64 ringbuf_drops;
+	__u64 thread_map_full;
+	__u64 fd_read_errors;
+};
+
+#endif /* __LOOPSCOPE_H */

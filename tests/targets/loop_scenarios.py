@@ -1,0 +1,170 @@
+"""Real asyncio programs with real blocking bugs, for loopscope's tests.
+
+Each scenario runs a stock asyncio loop (or uvloop with --uvloop) and prints its own ground
+truth as JSON lines on stdout: what blocked, on which thread, for how long (time.perf_counter
+around the blocking call). With --wait it first waits for SIGUSR1, so a test can attach before
+the bug fires. Runs on CPython 3.8+.
+"""
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def native_id():
+    return threading.get_native_id()
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def spin(seconds):
+    """Pure-Python CPU work for about `seconds` of wall time."""
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+async def wait_go(args):
+    if not args.wait:
+        return
+    ev = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, ev.set)
+    say(event="waiting", pid=os.getpid(), tid=native_id())
+    await ev.wait()
+
+
+async def handler_sleep(i):
+    ms = timed(time.sleep, 0.2)  # the bug: a synchronous sleep in a coroutine
+    say(event="blocked", kind="sleep", i=i, ms=ms, tid=native_id())
+
+
+async def sc_sleep(args):
+    for i in range(5):
+        await handler_sleep(i)
+        await asyncio.sleep(0.1)
+
+
+async def sc_cpu(args):
+    ms = timed(spin, 0.3)  # the bug: CPU-bound work on the loop
+    say(event="blocked", kind="cpu", ms=ms, tid=native_id())
+    await asyncio.sleep(0.1)
+
+
+def fetch_blocking(port):
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"ping\n")
+        return s.recv(100)  # the bug: a blocking read on the loop thread
+
+
+async def sc_socket(args):
+    for i in range(args.count):
+        ms = timed(fetch_blocking, args.port)
+        say(event="blocked", kind="net", i=i, ms=ms, tid=native_id(), port=args.port)
+        await asyncio.sleep(0.1)
+
+
+async def echo(reader, writer):
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        writer.write(line)
+        await writer.drain()
+    writer.close()
+
+
+async def sc_healthy(args):
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    say(event="serving", port=port, tid=native_id())
+    async with server:
+        await asyncio.sleep(args.seconds)
+
+
+def second_loop(done):
+    async def worker():
+        await asyncio.sleep(0.1)
+        ms = timed(time.sleep, 0.2)
+        say(event="blocked", kind="sleep", ms=ms, tid=native_id(), thread="second")
+        await asyncio.sleep(0.1)
+
+    new_loop().run_until_complete(worker())
+    done.set()
+
+
+async def sc_second_thread(args):
+    done = threading.Event()
+    threading.Thread(target=second_loop, args=(done,), name="second-loop").start()
+    while not done.is_set():
+        await asyncio.sleep(0.05)
+
+
+async def sc_linger(args):
+    """Stay alive with a steady heartbeat until killed (for detach tests)."""
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    say(event="serving", port=server.sockets[0].getsockname()[1], tid=native_id())
+    while True:
+        await asyncio.sleep(0.05)
+
+
+SCENARIOS = {
+    "sleep": sc_sleep,
+    "cpu": sc_cpu,
+    "socket": sc_socket,
+    "healthy": sc_healthy,
+    "second_thread": sc_second_thread,
+    "linger": sc_linger,
+}
+
+USE_UVLOOP = False
+
+
+def new_loop():
+    if USE_UVLOOP:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+async def main(args):
+    # Let the loop reach its selector once: loopscope measures busy periods from a selector
+    # return, and uvloop runs its first callbacks before its first epoll_wait.
+    await asyncio.sleep(0.05)
+    await wait_go(args)
+    await SCENARIOS[args.scenario](args)
+    say(event="done")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--wait", action="store_true", help="start the bug on SIGUSR1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--count", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    USE_UVLOOP = args.uvloop
+    loop = new_loop()
+    say(event="start", pid=os.getpid(), tid=native_id(), version=sys.version.split()[0],
+        loop=type(loop).__module__)
+    try:
+        loop.run_until_complete(main(args))
+    finally:
+        loop.close()

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command line: every knob of a run, parsed and validated once. */
+#ifndef __ENV_H
+#define __ENV_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum command {
+	CMD_ATTACH,
+	CMD_RUN,
+};
+
+struct env {
+	enum command cmd;
+	pid_t pid;		/* attach */
+	char **argv;		/* run: the program and its arguments */
+	double threshold_ms;
+	double interval_s;	/* 0: no interval lines */
+	double duration_s;	/* 0: until Ctrl-C or the target exits */
+	int top;		/* longest stalls kept for the summary */
+	bool json;
+	bool poll_loops;
+	int verbose;
+	const char *btf_path;
+};
+
+/* Parse argv; exits with status 2 and a message on bad input. */
+void env__parse(struct env *env, int argc, char **argv);
+
+#endif /* __ENV_H */

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What loopscope prints, decided once: human text or JSON lines. Every printer is a pair. */
+#ifndef __REPORT_H
+#define __REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "stats.h"
+
+struct reporter {
+	void (*attached)(pid_t pid, const char *comm, bool spawned, double threshold_ms);
+	void (*waiting)(pid_t pid, double secs);
+	void (*interval)(double wall, const struct loop_interval *iv, int n);
+	void (*stall)(const struct stall_view *v);
+	void (*summary)(const struct summary *s);
+};
+
+extern const struct reporter report_plain;
+extern const struct reporter report_json;
+
+/* shared vocabulary */
+const char *cause__name(int cause);		/* enum ls_reason or CAUSE_CPU */
+const char *cause__label(int cause);		/* for people: "network I/O" */
+const char *fdkind__name(int kind);
+/* "recvfrom fd 7 (TCP 127.0.0.1:8080)": the syscall that blocked and on what */
+void block__describe(const struct ls_block *b, int reason, char *buf, size_t len);
+void block__peer(const struct ls_block *b, char *buf, size_t len);
+void fmt_clock(double wall, char *buf, size_t len, bool millis);
+
+#endif /* __REPORT_H */

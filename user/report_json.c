@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* JSON lines: one object per event, "type" first, times in ms, wall clock in seconds. */
+#include <stdio.h>
+#include "json.h"
+#include "report.h"
+#include "syscalls.h"
+
+static void json_attached(pid_t pid, const char *comm, bool spawned, double threshold_ms)
+{
+	struct json j;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "attached");
+	json__int(&j, "pid", pid);
+	json__str(&j, "comm", comm);
+	json__bool(&j, "spawned", spawned);
+	json__num(&j, "threshold_ms", threshold_ms);
+	json__end(&j);
+}
+
+static void json_waiting(pid_t pid, double secs)
+{
+	struct json j;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "waiting");
+	json__int(&j, "pid", pid);
+	json__str(&j, "reason", "no event loop yet");
+	json__num(&j, "secs", secs);
+	json__end(&j);
+}
+
+static void json_interval(double wall, const struct loop_interval *iv, int n)
+{
+	struct json j;
+	int i;
+
+	for (i = 0; i < n; i++, iv++) {
+		json__begin(&j, stdout);
+		json__str(&j, "type", "interval");
+		json__num(&j, "time", wall);
+		json__uint(&j, "tid", iv->tid);
+		json__str(&j, "comm", iv->comm);
+		json__num(&j, "secs", iv->secs);
+		json__uint(&j, "iterations", iv->iterations);
+		json__num(&j, "iter_per_s", iv->secs > 0 ? iv->iterations / iv->secs : 0);
+		json__num(&j, "busy_pct", iv->busy_pct);
+		json__num(&j, "p50_ms", iv->p50_ms);
+		json__num(&j, "p99_ms", iv->p99_ms);
+		json__num(&j, "max_ms", iv->max_ms);
+		json__uint(&j, "stalls", iv->stalls);
+		json__num(&j, "blocked_ms", iv->blocked_ms);
+		json__end(&j);
+	}
+}
+
+static void block_json(struct json *j, const struct ls_block *b, int reason)
+{
+	const char *sc = b->syscall >= 0 ? syscall__name(b->syscall) : NULL;
+	char buf[256];
+
+	if (b->syscall >= 0) {
+		json__str(j, "syscall", sc ?: "?");
+		json__int(j, "syscall_nr", b->syscall);
+	}
+	if (b->fd >= 0 && b->syscall >= 0) {
+		json__int(j, "fd", b->fd);
+		json__str(j, "fd_kind", fdkind__name(b->fd_kind));
+		block__peer(b, buf, sizeof(buf));
+		if (buf[0])
+			json__str(j, "peer", buf);
+	}
+	if (b->addr)
+		json__uint(j, "futex", b->addr);
+	if (b->waker_tid) {
+		json__uint(j, "waker_tid", b->waker_tid);
+		json__str(j, "waker_comm", b->waker_comm);
+	}
+	block__describe(b, reason, buf, sizeof(buf));
+	json__str(j, "detail", buf);
+}
+
+static void stall_body(struct json *j, const struct stall_view *v)
+{
+	int i;
+
+	json__uint(j, "pid", v->pid);
+	json__uint(j, "tid", v->tid);
+	json__str(j, "comm", v->comm);
+	json__num(j, "start", v->start_wall);
+	json__num(j, "duration_ms", v->dur_ms);
+	json__num(j, "oncpu_ms", v->oncpu_ms);
+	json__num(j, "offcpu_ms", v->offcpu_ms);
+	json__str(j, "cause", cause__name(v->cause));
+	json__bool(j, "ongoing", v->ongoing);
+	json__uint(j, "switches", v->busy.switches);
+	json__obj_open(j, "offcpu");
+	for (i = 0; i < LS_NR_REASONS; i++) {
+		const struct ls_reason_acc *r = &v->busy.r[i];
+
+		if (!r->ns)
+			continue;
+		json__obj_open(j, cause__name(i));
+		json__num(j, "ms", r->ns / 1e6);
+		json__uint(j, "count", r->count);
+		json__num(j, "longest_ms", r->top.ns / 1e6);
+		block_json(j, &r->top, i);
+		json__obj_close(j);
+	}
+	json__obj_close(j);
+}
+
+static void json_stall(const struct stall_view *v)
+{
+	struct json j;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "stall");
+	stall_body(&j, v);
+	json__end(&j);
+}
+
+static void json_summary(const struct summary *s)
+{
+	struct json j;
+	int i;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "summary");
+	json__int(&j, "pid", s->pid);
+	json__num(&j, "secs", s->secs);
+	json__str(&j, "end", s->end);
+	json__int(&j, "loops", s->loops);
+	json__uint(&j, "iterations", s->iterations);
+	json__num(&j, "busy_pct", s->busy_pct);
+	json__uint(&j, "stalls", s->stalls);
+	json__num(&j, "stall_ms", s->stall_ms);
+	json__obj_open(&j, "by_cause");
+	for (i = 0; i < NR_CAUSES; i++) {
+		if (!s->cause_stalls[i] && s->cause_ms[i] <= 0)
+			continue;
+		json__obj_open(&j, cause__name(i));
+		json__uint(&j, "stalls", s->cause_stalls[i]);
+		json__num(&j, "ms", s->cause_ms[i]);
+		json__obj_close(&j);
+	}
+	json__obj_close(&j);
+	json__arr_open(&j, "longest");
+	for (i = 0; i < s->ntop; i++) {
+		json__obj_open(&j, NULL);
+		stall_body(&j, &s->top[i]);
+		json__obj_close(&j);
+	}
+	json__arr_close(&j);
+	json__obj_open(&j, "dropped");
+	json__uint(&j, "ringbuf", s->counters.ringbuf_drops);
+	json__uint(&j, "threads_table_full", s->counters.thread_map_full);
+	json__uint(&j, "fd_reads", s->counters.fd_read_errors);
+	json__obj_close(&j);
+	json__end(&j);
+}
+
+const struct reporter report_json = {
+	.attached = json_attached,
+	.waiting = json_waiting,
+	.interval = json_interval,
+	.stall = json_stall,
+	.summary = json_summary,
+};

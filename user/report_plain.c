@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Human output: one line per loop per interval, a block per stall, a summary at the end. */
+#include <stdio.h>
+#include "report.h"
+
+static void plain_attached(pid_t pid, const char *comm, bool spawned, double threshold_ms)
+{
+	fprintf(stderr, "loopscope: %s pid %d (%s); stalls over %.0f ms are reported; "
+			"Ctrl-C to stop\n",
+		spawned ? "started" : "attached to", pid, comm, threshold_ms);
+}
+
+static void plain_waiting(pid_t pid, double secs)
+{
+	fprintf(stderr, "loopscope: pid %d has no event loop yet (no thread has waited in "
+			"epoll_wait); waiting (%.0f s so far)\n",
+		pid, secs);
+}
+
+static void plain_interval(double wall, const struct loop_interval *iv, int n)
+{
+	char clock[32];
+	int i;
+
+	fmt_clock(wall, clock, sizeof(clock), false);
+	for (i = 0; i < n; i++, iv++) {
+		printf("%s loop %-7u %-15s %7.0f it/s  busy %5.1f%%  p50 %7.2f ms  p99 %8.2f ms"
+		       "  max %8.2f ms  stalls %llu",
+		       clock, iv->tid, iv->comm, iv->secs > 0 ? iv->iterations / iv->secs : 0,
+		       iv->busy_pct, iv->p50_ms, iv->p99_ms, iv->max_ms,
+		       (unsigned long long)iv->stalls);
+		if (iv->blocked_ms > 0)
+			printf("  BLOCKED for %.0f ms", iv->blocked_ms);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+static void print_reasons(const struct stall_view *v, const char *indent)
+{
+	char detail[256];
+	int i;
+
+	printf("%s%-16s %9.1f ms\n", indent, cause__label(CAUSE_CPU), v->oncpu_ms);
+	for (i = 0; i < LS_NR_REASONS; i++) {
+		const struct ls_reason_acc *r = &v->busy.r[i];
+
+		if (r->ns < 50000)
+			continue;	/* under 0.05 ms: noise in a human report */
+		block__describe(&r->top, i, detail, sizeof(detail));
+		printf("%s%-16s %9.1f ms  x%-3u %s\n", indent, cause__label(i), r->ns / 1e6,
+		       r->count, detail);
+	}
+}
+
+static void plain_stall(const struct stall_view *v)
+{
+	char clock[32];
+
+	fmt_clock(v->start_wall, clock, sizeof(clock), true);
+	printf("STALL %s  %.1f ms%s  loop %u (%s)  cause: %s\n", clock, v->dur_ms,
+	       v->ongoing ? " and counting" : "", v->tid, v->comm, cause__label(v->cause));
+	print_reasons(v, "    ");
+	fflush(stdout);
+}
+
+static void plain_summary(const struct summary *s)
+{
+	double wall_ms = s->secs * 1e3 * (s->loops ?: 1);
+	char clock[32], detail[256];
+	int i;
+
+	printf("\n== loopscope summary: pid %d, %.1f s, %s ==\n", s->pid, s->secs, s->end);
+	printf("loops: %d  iterations: %llu  busy: %.1f%%\n", s->loops,
+	       (unsigned long long)s->iterations, s->busy_pct);
+	printf("stalls: %llu, loop unavailable %.1f ms (%.1f%% of loop time)\n",
+	       (unsigned long long)s->stalls, s->stall_ms, 100.0 * s->stall_ms / wall_ms);
+	if (s->stalls) {
+		printf("by cause:                stalls   stall time\n");
+		for (i = 0; i < NR_CAUSES; i++) {
+			if (!s->cause_stalls[i] && s->cause_ms[i] < 0.05)
+				continue;
+			printf("  %-20s %9llu %10.1f ms\n", cause__label(i),
+			       (unsigned long long)s->cause_stalls[i], s->cause_ms[i]);
+		}
+		printf("longest stalls:\n");
+	}
+	for (i = 0; i < s->ntop; i++) {
+		const struct stall_view *v = &s->top[i];
+
+		detail[0] = '\0';
+		if (v->cause < LS_NR_REASONS)
+			block__describe(&v->busy.r[v->cause].top, v->cause, detail,
+					sizeof(detail));
+		fmt_clock(v->start_wall, clock, sizeof(clock), true);
+		printf("  %9.1f ms  %s  loop %u  %s%s%s%s\n", v->dur_ms, clock, v->tid,
+		       cause__label(v->cause), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+	}
+	printf("dropped: %llu stall records (ring buffer full), %llu loop threads (table full), "
+	       "%llu failed fd reads\n",
+	       (unsigned long long)s->counters.ringbuf_drops,
+	       (unsigned long long)s->counters.thread_map_full,
+	       (unsigned long long)s->counters.fd_read_errors);
+	fflush(stdout);
+}
+
+const struct reporter report_plain = {
+	.attached = plain_attached,
+	.waiting = plain_waiting,
+	.interval = plain_interval,
+	.stall = plain_stall,
+	.summary = plain_summary,
+};

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Turning the BPF counters and stall records into what a user reads: per-interval loop
+ * health, stalls with their dominant cause, and the run's summary. Knows nothing of output.
+ */
+#ifndef __STATS_H
+#define __STATS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "loopscope.h"
+
+#define CAUSE_CPU LS_NR_REASONS	/* a stall's cause: one of enum ls_reason, or on-CPU */
+#define NR_CAUSES (LS_NR_REASONS + 1)
+#define STATS_TOP_MAX 32
+
+struct loop_interval {
+	__u32 tid;
+	char comm[16];
+	double secs;
+	__u64 iterations;
+	double busy_pct;
+	double p50_ms, p99_ms, max_ms;	/* iteration (busy period) times */
+	__u64 stalls;
+	double blocked_ms;	/* > 0: the loop is inside a stall right now, this long */
+};
+
+struct stall_view {
+	__u32 pid, tid;
+	char comm[16];
+	double start_wall;	/* seconds since the epoch */
+	double dur_ms, oncpu_ms, offcpu_ms;
+	int cause;		/* enum ls_reason or CAUSE_CPU */
+	bool ongoing;		/* still blocked when loopscope stopped */
+	struct ls_busy busy;
+};
+
+struct summary {
+	pid_t pid;
+	double secs;
+	int loops;
+	__u64 iterations;
+	double busy_pct;
+	__u64 stalls;
+	double stall_ms;			/* time the loop was unavailable */
+	__u64 cause_stalls[NR_CAUSES];		/* stalls by dominant cause */
+	double cause_ms[NR_CAUSES];		/* stall time by component */
+	int ntop;
+	struct stall_view top[STATS_TOP_MAX];	/* longest first */
+	struct ls_counters counters;
+	const char *end;			/* why the run ended */
+};
+
+struct stats;
+
+struct stats *stats__new(pid_t pid, __u64 stall_ns, int top_n);
+void stats__free(struct stats *s);
+
+/* A stall record from BPF: fill v and count it. */
+void stats__stall(struct stats *s, const struct ls_stall *rec, struct stall_view *v);
+
+/* Feed every thread after an epoch change, then read the intervals. */
+void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 ended_epoch);
+int stats__intervals(struct stats *s, struct loop_interval **out);
+/* A loop thread exited: keep its last counters for the summary. */
+void stats__thread_exit(struct stats *s, __u32 tid, const struct ls_thread *t);
+
+/* Loops still inside a stall: counted into the summary as ongoing stalls. */
+int stats__ongoing(struct stats *s, struct stall_view **out);
+
+int stats__loops(struct stats *s);
+void stats__summary(struct stats *s, struct summary *sum);
+
+double now_mono(void);		/* seconds, CLOCK_MONOTONIC = bpf_ktime_get_ns() */
+double mono_to_wall(double mono);
+
+#endif /* __STATS_H */

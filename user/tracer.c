@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <linux/types.h>
+#include "loopscope.h"
+#include "loopscope.skel.h"
+#include "syscalls.h"
+#include "tracer.h"
+
+struct tracer {
+	struct loopscope_bpf *skel;
+	struct ring_buffer *rb;
+	tracer_stall_fn stall_fn;
+	tracer_thread_fn exit_fn;
+	void *ctx;
+};
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	const struct ls_exit *e = data;
+	struct tracer *tr = ctx;
+
+	if (len >= sizeof(struct ls_stall) && e->kind == LS_EV_STALL)
+		return tr->stall_fn(tr->ctx, data);
+	if (len >= sizeof(struct ls_exit) && e->kind == LS_EV_EXIT)
+		tr->exit_fn(tr->ctx, e->tid, &e->t);
+	return 0;
+}
+
+/* tp_btf needs the running kernel's BTF; the raw_tp twins do not. */
+static void choose_programs(struct loopscope_bpf *skel, bool btf)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		bpf_program__set_autoload(p, btf == !strncmp(sec, "tp_btf/", 7));
+	}
+}
+
+static int open_load(const struct tracer_opts *o, bool tp_btf, struct loopscope_bpf **out)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	struct loopscope_bpf *skel;
+	int err;
+
+	skel = loopscope_bpf__open_opts(&oo);
+	if (!skel)
+		return -errno ?: -EINVAL;
+	skel->rodata->targ_tgid = o->pid;
+	skel->rodata->stall_ns = o->stall_ns;
+	skel->rodata->poll_loops = o->poll_loops;
+	syscall__classes((__u8 *)skel->rodata->sysclass, LS_MAX_SYSCALLS);
+	choose_programs(skel, tp_btf);
+	err = loopscope_bpf__load(skel);
+	if (err) {
+		loopscope_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+int tracer__new(const struct tracer_opts *o, tracer_stall_fn stall_fn, tracer_thread_fn exit_fn,
+		void *ctx, struct tracer **out)
+{
+	bool kernel_btf = !access("/sys/kernel/btf/vmlinux", R_OK);
+	struct tracer *tr;
+	int err;
+
+	tr = calloc(1, sizeof(*tr));
+	if (!tr)
+		return -ENOMEM;
+	tr->stall_fn = stall_fn;
+	tr->exit_fn = exit_fn;
+	tr->ctx = ctx;
+	err = open_load(o, kernel_btf, &tr->skel);
+	if (err && kernel_btf) {
+		if (o->verbose)
+			fprintf(stderr, "loopscope: tp_btf programs failed to load (%d); "
+					"falling back to raw tracepoints\n", err);
+		err = open_load(o, false, &tr->skel);
+	}
+	if (err)
+		goto cleanup;
+	err = loopscope_bpf__attach(tr->skel);
+	if (err)
+		goto cleanup;
+	tr->rb = ring_buffer__new(bpf_map__fd(tr->skel->maps.stalls), on_record, tr, NULL);
+	if (!tr->rb) {
+		err = -errno ?: -ENOMEM;
+		goto cleanup;
+	}
+	*out = tr;
+	return 0;
+cleanup:
+	tracer__free(tr);
+	return err;
+}
+
+int tracer__poll(struct tracer *tr, int timeout_ms)
+{
+	int err = ring_buffer__poll(tr->rb, timeout_ms);
+
+	return err == -EINTR ? 0 : err;
+}
+
+__u64 tracer__next_epoch(struct tracer *tr)
+{
+	return __atomic_fetch_add(&tr->skel->bss->epoch, 1, __ATOMIC_SEQ_CST);
+}
+
+int tracer__threads(struct tracer *tr, tracer_thread_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct ls_thread *t;
+	int err = 0;
+
+	t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, t))
+			continue;	/* the thread exited meanwhile */
+		fn(ctx, key, t);
+	}
+	free(t);
+	return err;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* the clock of bpf_ktime_get_ns() */
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * An idle loop with no timers can sit in epoll_wait for hours: find threads parked in their
+ * selector now (/proc/PID/task/TID/syscall) so they are known before they next wake up.
+ */
+int tracer__seed_loops(struct tracer *tr, pid_t pid)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads), seeded = 0;
+	const __u8 *cls = (const __u8 *)tr->skel->rodata->sysclass;
+	struct ls_thread *t = NULL;
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	t = calloc(1, sizeof(*t));
+	while (t && (de = readdir(dir))) {
+		unsigned long long arg0;
+		__u32 tid = strtoul(de->d_name, NULL, 10);
+		int nr, n;
+		FILE *f;
+
+		if (!tid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%u/syscall", pid, tid);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		n = fscanf(f, "%d 0x%llx", &nr, &arg0);
+		fclose(f);
+		if (n != 2 || nr < 0 || nr >= LS_MAX_SYSCALLS || cls[nr] != LS_SC_EPOLL)
+			continue;
+		memset(t, 0, sizeof(*t));
+		t->loop_kind = LS_SC_EPOLL;
+		t->loop_fd = (__s32)arg0;
+		t->in_selector = 1;
+		t->sys_nr = -1;
+		t->sel_enter_ns = mono_ns();
+		if (!bpf_map_update_elem(fd, &tid, t, BPF_NOEXIST))
+			seeded++;
+	}
+	free(t);
+	closedir(dir);
+	return seeded;
+}
+
+void tracer__counters(struct tracer *tr, struct ls_counters *c)
+{
+	*c = tr->skel->bss->counters;
+}
+
+void tracer__free(struct tracer *tr)
+{
+	if (!tr)
+		return;
+	ring_buffer__free(tr->rb);
+	loopscope_bpf__destroy(tr->skel);
+	free(tr);
+}

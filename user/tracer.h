@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The BPF side's lifecycle: open, configure, load, attach, read, destroy. */
+#ifndef __TRACER_H
+#define __TRACER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <linux/types.h>
+#include "loopscope.h"
+
+struct tracer;
+
+struct tracer_opts {
+	pid_t pid;
+	__u64 stall_ns;
+	bool poll_loops;
+	const char *btf_path;	/* custom kernel BTF, for kernels without /sys/kernel/btf */
+	int verbose;
+};
+
+/* Called for each stall record; a non-zero return stops polling. */
+typedef int (*tracer_stall_fn)(void *ctx, const struct ls_stall *s);
+typedef void (*tracer_thread_fn)(void *ctx, __u32 tid, const struct ls_thread *t);
+
+/* Stall records go to stall_fn, exiting loop threads' last counters to exit_fn. */
+int tracer__new(const struct tracer_opts *opts, tracer_stall_fn stall_fn,
+		tracer_thread_fn exit_fn, void *ctx, struct tracer **out);
+int tracer__poll(struct tracer *tr, int timeout_ms);
+/* Start a new stats epoch; returns the one that just ended. */
+__u64 tracer__next_epoch(struct tracer *tr);
+int tracer__threads(struct tracer *tr, tracer_thread_fn fn, void *ctx);
+/* Register the threads of pid parked in epoll now; returns how many. */
+int tracer__seed_loops(struct tracer *tr, pid_t pid);
+void tracer__counters(struct tracer *tr, struct ls_counters *c);
+void tracer__free(struct tracer *tr);
+
+#endif /* __TRACER_H */
