@@ -31,7 +31,7 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP 
 	      -I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 BPF_APPS := loopscope
-USER_SRCS := $(wildcard user/*.c)
+USER_SRCS := $(wildcard user/*.c user/py/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 
 ifeq ($(V),1)
@@ -67,6 +67,7 @@ $(USER_OBJS): | $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_APPS)) $(OUTPUT)/syscall_n
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 loopscope: $(USER_OBJS)
@@ -84,4 +85,4 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(OUTPUT)/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/py/*.d)

@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "loopscope.h"
 #include "core_fixes.bpf.h"
+#include "pystack.bpf.h"
 
 #define TASK_RUNNING 0
 #define S_IFMT 00170000
@@ -31,6 +32,7 @@
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 stall_ns = 100000000;
+const volatile __u64 stack_min_ns = 10000000;	/* a syscall blocking this long gets a stack */
 const volatile bool poll_loops = false;	/* also treat poll/select waits as loop selectors */
 const volatile __u8 sysclass[LS_MAX_SYSCALLS] = {};
 const volatile struct ls_thread zero_thread = {};
@@ -47,7 +49,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } stalls SEC(".maps");
 
 static __always_inline __u8 classify(long nr)
@@ -160,6 +162,10 @@ static __always_inline void emit_stall(struct ls_thread *t, __u32 tid, __u64 now
 	s->end_ns = now;
 	s->dur_ns = dur;
 	bpf_probe_read_kernel(&s->busy, sizeof(s->busy), &t->busy);
+	s->stack_ns = t->stack_ns;
+	s->stack_syscall = t->stack_syscall;
+	s->stack_reason = t->stack_reason;
+	bpf_probe_read_kernel(&s->stack, sizeof(s->stack), &t->stack);
 	bpf_ringbuf_submit(s, 0);
 }
 
@@ -260,6 +266,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	t->sys_nr = id;
 	t->sys_arg = arg0;
 	t->sys_fd = -1;
+	t->sys_off_mark = t->busy.offcpu_ns;
 	switch (cls) {
 	case LS_SC_FD_IO:
 	case LS_SC_EPOLL:
@@ -281,6 +288,32 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	return 0;
 }
 
+/*
+ * The Python stack of a syscall that blocked, taken as it returns: the thread has not run a
+ * single bytecode since it blocked, so this is the stack at the moment it blocked, and only
+ * syscalls that really blocked pay for a walk.
+ */
+static __always_inline void stack_at_exit(struct ls_thread *t, __u32 tid, __u64 now)
+{
+	__u64 blocked = t->busy.offcpu_ns - t->sys_off_mark;
+	struct ls_stack *st;
+
+	if (!blocked || !py_enabled || blocked <= t->stack_ns)
+		return;
+	/* the longest block; or the first one once the period nears a stall */
+	if (blocked < stack_min_ns && (t->stack_ns || now - t->busy.start_ns < stall_ns / 2))
+		return;
+	st = py_walk(bpf_get_current_task_btf(), tid);
+	if (!st)
+		return;
+	if (st->flags & PY_WALK_FAULT)
+		__sync_fetch_and_add(&counters.stack_faults, 1);
+	bpf_probe_read_kernel(&t->stack, sizeof(t->stack), st);
+	t->stack_ns = blocked;
+	t->stack_syscall = t->sys_nr;
+	t->stack_reason = t->cur_reason;
+}
+
 static __always_inline int on_sys_exit(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -293,16 +326,23 @@ static __always_inline int on_sys_exit(void)
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (!t)
 		return 0;
-	t->sys_nr = -1;
-	if (!t->in_selector)
-		return 0;
 	now = bpf_ktime_get_ns();
+	if (!t->in_selector) {
+		if (t->started && t->sys_nr >= 0)
+			stack_at_exit(t, tid, now);
+		t->sys_nr = -1;
+		return 0;
+	}
+	t->sys_nr = -1;
 	if (t->sel_enter_ns && now > t->sel_enter_ns)
 		t->idle_ns += now - t->sel_enter_ns;
 	t->in_selector = 0;
 	t->started = 1;
 	__builtin_memset(&t->busy, 0, sizeof(t->busy));
 	t->busy.start_ns = now;
+	t->stack_ns = 0;
+	t->stack.nr = 0;
+	t->stack.flags = 0;
 	return 0;
 }
 
@@ -458,6 +498,39 @@ static __always_inline int on_exit(struct task_struct *p)
 		__sync_fetch_and_add(&counters.ringbuf_drops, 1);
 	}
 	bpf_map_delete_elem(&threads, &tid);
+	bpf_map_delete_elem(&tstates, &tid);
+	return 0;
+}
+
+/* On-CPU sampling: only loop threads inside a busy period are walked. */
+SEC("perf_event")
+int ls_sample(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct ls_sample *rec;
+	struct ls_stack *st;
+	struct ls_thread *t;
+
+	if ((pid_tgid >> 32) != targ_tgid)
+		return 0;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || !t->started || t->in_selector)
+		return 0;
+	st = py_walk(bpf_get_current_task_btf(), tid);
+	if (!st)
+		return 0;
+	rec = bpf_ringbuf_reserve(&stalls, sizeof(*rec), 0);
+	if (!rec) {
+		__sync_fetch_and_add(&counters.ringbuf_drops, 1);
+		return 0;
+	}
+	rec->kind = LS_EV_SAMPLE;
+	rec->tid = tid;
+	rec->busy_start_ns = t->busy.start_ns;
+	bpf_probe_read_kernel(&rec->stack, sizeof(rec->stack), st);
+	bpf_ringbuf_submit(rec, 0);
+	__sync_fetch_and_add(&counters.samples, 1);
 	return 0;
 }
 

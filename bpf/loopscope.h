@@ -6,6 +6,8 @@
 #ifndef __LOOPSCOPE_H
 #define __LOOPSCOPE_H
 
+#include "pyoffsets.h"
+
 #define LS_MAX_SYSCALLS 512	/* size of the syscall classification table */
 #define LS_COMM_LEN 16
 
@@ -57,6 +59,17 @@ enum ls_fdkind {
 	LS_NR_FDKINDS,
 };
 
+#define LS_MAX_FRAMES 64	/* power of two: indexes are masked for the verifier */
+
+/* A Python stack as the BPF walker saw it, innermost frame first. */
+struct ls_stack {
+	__u64 coro;		/* outermost coroutine: the running task's coroutine (<= 3.13) */
+	__u64 task;		/* the running asyncio task, where the interpreter says (3.14+) */
+	__u32 nr;
+	__u32 flags;		/* PY_WALK_* */
+	struct py_raw_frame frames[LS_MAX_FRAMES];
+};
+
 /* One off-CPU episode: the longest of its reason is kept per busy period. */
 struct ls_block {
 	__u64 ns;
@@ -90,6 +103,7 @@ struct ls_busy {
 enum ls_event_kind {
 	LS_EV_STALL = 1,
 	LS_EV_EXIT,
+	LS_EV_SAMPLE,
 };
 
 /* Ring-buffer record: one per stall (busy period >= the threshold). */
@@ -99,6 +113,18 @@ struct ls_stall {
 	__u64 end_ns;
 	__u64 dur_ns;
 	struct ls_busy busy;
+	__u64 stack_ns;		/* how long the syscall whose stack this is blocked */
+	__s32 stack_syscall;
+	__u32 stack_reason;
+	struct ls_stack stack;	/* where the loop thread was when it blocked longest */
+};
+
+/* Ring-buffer record: an on-CPU sample of a loop thread inside a busy period. */
+struct ls_sample {
+	__u32 kind;		/* LS_EV_SAMPLE */
+	__u32 tid;
+	__u64 busy_start_ns;	/* which busy period: matches its stall's busy.start_ns */
+	struct ls_stack stack;
 };
 
 /*
@@ -129,6 +155,13 @@ struct ls_thread {
 	__u64 sel_enter_ns;
 	struct ls_busy busy;
 
+	/* the stack of the longest-blocking syscall of this busy period */
+	__u64 sys_off_mark;	/* busy.offcpu_ns at the syscall's entry */
+	__u64 stack_ns;
+	__s32 stack_syscall;
+	__u32 stack_reason;
+	struct ls_stack stack;
+
 	/* cumulative, read by userspace every interval */
 	__u64 iterations;
 	__u64 busy_ns;
@@ -151,6 +184,8 @@ struct ls_counters {
 	__u64 ringbuf_drops;
 	__u64 thread_map_full;
 	__u64 fd_read_errors;
+	__u64 stack_faults;	/* Python stack walks cut short by a failed read */
+	__u64 samples;		/* on-CPU samples taken */
 };
 
 #endif /* __LOOPSCOPE_H */

@@ -7,8 +7,10 @@
  * <linux/types.h> by userspace.
  *
  * All reads below are reads of the target's memory (bpf_probe_read_user / process_vm_readv)
- * and may fail or return torn data: every failure ends the walk, every pointer is validated
- * before it is trusted. "u64 at X" means an 8-byte read at target address X.
+ * and may fail or return torn data: a failed read of the frame chain ends the walk
+ * (PY_WALK_FAULT), and a code object is trusted only after its type check. "u64 at X" means an
+ * 8-byte read at target address X. The user/py/pywalk.c walker is the reference
+ * implementation of this algorithm, step for step.
  *
  * Thread -> PyThreadState (bounded list walk; the result may be cached per TID):
  *   1. interp = interp_addr (or u64 at runtime_addr + runtime_interp_head, identical once
@@ -26,17 +28,20 @@
  * PyThreadState -> frames (at most max frames, at most 2 * max + 2 loop steps):
  *   1. f = u64 at ts + tstate_frame; if cframe_frame != PY_OFF_NONE, tstate_frame pointed at
  *      a C frame record: f = f ? u64 at f + cframe_frame : 0.
- *   2. Stop (the walk is complete) when f == 0, or when tstate_base_frame != PY_OFF_NONE and
- *      f == ts + tstate_base_frame (the sentinel frame embedded in the thread state).
+ *   2. Stop (PY_WALK_COMPLETE) when f == 0, or when tstate_base_frame != PY_OFF_NONE and
+ *      f == ts + tstate_base_frame (the sentinel frame embedded in the thread state). Stop
+ *      (PY_WALK_TRUNCATED) when max frames were emitted or the step budget is spent.
  *   3. owner = frame_owner == PY_OFF_NONE ? 0 : u8 at f + frame_owner.
  *      If owner >= owner_shim_min, f is a C-entry shim with no Python code: skip to step 7.
  *   4. code = (u64 at f + frame_code) & code_mask (clears stack-ref tag bits). The code object
  *      is valid only if code != 0 and u64 at code + obj_type == code_type; otherwise skip the
- *      frame (count it) and go to step 7.
+ *      frame (PY_WALK_BAD_CODE) and go to step 7.
  *   5. lasti: if flags & PY_F_INSTR_PTR, ip = u64 at f + frame_instr and
  *      lasti = (s64)(ip - (code + code_adaptive)) >> 1 (arithmetic shift); else lasti = s32 at
- *      f + frame_instr. The unit is a byte offset when flags & PY_F_LASTI_BYTES, else a
- *      16-bit code unit index; -1 (or less) means "not started yet". Emit {code, lasti}.
+ *      f + frame_instr. Values outside [-1, 2^31) are garbage from a torn read: use -1.
+ *      The unit is a byte offset when flags & PY_F_LASTI_BYTES, else a 16-bit code unit
+ *      index; -1 means "not started yet" (the symbolizer reports the first line). Emit
+ *      {code, lasti}.
  *   6. Coroutine attribution: gen = frame_gen != PY_OFF_NONE ? u64 at f + frame_gen :
  *      owner == owner_generator ? f - gen_iframe : 0. If gen != 0 and u64 at gen + obj_type ==
  *      coro_type, remember coro = gen. After the walk, coro is the outermost coroutine on the
@@ -97,7 +102,7 @@ struct py_offsets {
 	__u16 frame_instr;		/* instruction: pointer or s32, see PY_F_INSTR_PTR */
 	__u16 frame_owner;		/* u8 owner kind, or NONE */
 	__u16 frame_gen;		/* pointer to the owning generator, or NONE */
-	__u16 gen_iframe;		/* generator-embedded frame: frame - gen_iframe = generator */
+	__u16 gen_iframe;		/* embedded frame: generator = frame - gen_iframe */
 
 	/* objects */
 	__u16 obj_type;			/* PyObject.ob_type */

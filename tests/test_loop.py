@@ -61,11 +61,12 @@ def test_cpu_bound_callback_is_an_on_cpu_stall(procs, loop_kind):
     stalls = ls.events(type="stall")
     assert len(stalls) == 1, stalls
     st = stalls[0]
-    assert st["cause"] == "cpu"
     assert_close(st, gt["ms"])
-    # the spin never blocks; what is off-CPU is the scheduler's doing
-    assert "sleep" not in st["offcpu"] and "net" not in st["offcpu"]
-    assert st["oncpu_ms"] > 0.5 * st["duration_ms"]
+    # on-CPU time is what the thread itself measured with thread_time(); the rest of the
+    # wall time is the scheduler's doing (preempted), never a blocking reason
+    assert abs(st["oncpu_ms"] - gt["cpu_ms"]) < 0.1 * gt["cpu_ms"] + 5, (st, gt)
+    assert set(st["offcpu"]) <= {"preempted"}, st["offcpu"]
+    assert st["cause"] == ("cpu" if st["oncpu_ms"] >= st["duration_ms"] / 2 else "preempted")
 
 
 def test_blocking_socket_recv_is_a_network_stall(procs, loop_kind):
@@ -132,3 +133,17 @@ def test_loop_thread_started_later_is_found(procs, loop_kind):
     assert_close(stalls[0], gt["ms"])
     summary = ls.events(type="summary")[0]
     assert summary["loops"] == 2
+
+
+def test_raw_tracepoint_programs_give_the_same_stalls(procs):
+    """The raw_tp twins, which kernels without BTF tracepoints get, account the same way."""
+    require_root()
+    ls = procs([LOOPSCOPE, "run", "--json", "--raw-tracepoints", "--", *target("sleep")])
+    ls.wait_for({"type": "summary"}, timeout=30, what="summary")
+    assert ls.stop() == 0, ls.stderr()
+    blocked = [e for e in ls.lines if e.get("event") == "blocked"]
+    stalls = ls.events(type="stall")
+    assert len(stalls) == len(blocked) == 5, stalls
+    for st, gt in zip(stalls, blocked):
+        assert st["cause"] == "sleep"
+        assert_close(st, gt["ms"])

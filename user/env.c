@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "env.h"
+#include "frames.h"
 
 #define EXIT_USAGE 2
 
@@ -42,6 +43,9 @@ enum {
 	OPT_BTF = 0x100,
 	OPT_POLL_LOOPS,
 	OPT_TOP,
+	OPT_RAW_TP,
+	OPT_OWN,
+	OPT_LIBRARY,
 };
 
 static const struct argp_option opts[] = {
@@ -52,12 +56,21 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: until Ctrl-C or exit)", 1 },
 	{ "json", 'j', NULL, 0, "JSON lines instead of text", 1 },
 	{ "top", OPT_TOP, "N", 0, "Longest stalls listed in the summary (default 5)", 1 },
-	{ NULL, 0, NULL, 0, "Advanced:", 2 },
+	{ NULL, 0, NULL, 0, "Python stacks:", 2 },
+	{ "frequency", 'F', "HZ", 0, "Sample loop threads on CPU at HZ inside busy periods "
+				    "(default 199; 0: off)", 2 },
+	{ "own", OPT_OWN, "PATH", 0, "Files under PATH are your code, even in site-packages "
+				     "(repeatable)", 2 },
+	{ "library", OPT_LIBRARY, "PATH", 0, "Files under PATH are library code, skipped when "
+					     "naming where a stall happened (repeatable)", 2 },
+	{ NULL, 0, NULL, 0, "Advanced:", 3 },
 	{ "poll-loops", OPT_POLL_LOOPS, NULL, 0,
 	  "Also treat poll/select waits as loop waits (loops on PollSelector/SelectSelector; "
-	  "off by default: sockets with timeouts poll too)", 2 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 2 },
-	{ "verbose", 'v', NULL, 0, "Say more (libbpf's messages; twice: its debug output)", 2 },
+	  "off by default: sockets with timeouts poll too)", 3 },
+	{ "raw-tracepoints", OPT_RAW_TP, NULL, 0,
+	  "Use raw tracepoints even where BTF tracepoints work (what older kernels get)", 3 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
+	{ "verbose", 'v', NULL, 0, "Say more (libbpf's messages; twice: its debug output)", 3 },
 	{},
 };
 
@@ -103,6 +116,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_POLL_LOOPS:
 		env->poll_loops = true;
 		break;
+	case 'F':
+		env->freq = (int)parse_num(state, "frequency", arg, 0, 10000);
+		break;
+	case OPT_OWN:
+		where__own(arg);
+		break;
+	case OPT_LIBRARY:
+		where__skip(arg);
+		break;
+	case OPT_RAW_TP:
+		env->raw_tp = true;
+		break;
 	case OPT_BTF:
 		env->btf_path = arg;
 		break;
@@ -138,6 +163,7 @@ void env__parse(struct env *env, int argc, char **argv)
 	env->threshold_ms = 100;
 	env->interval_s = 1;
 	env->top = 5;
+	env->freq = 199;
 	argp_err_exit_status = EXIT_USAGE;
 
 	if (!strcmp(cmd, "attach")) {

@@ -19,8 +19,10 @@ struct env {
 	double interval_s;	/* 0: no interval lines */
 	double duration_s;	/* 0: until Ctrl-C or the target exits */
 	int top;		/* longest stalls kept for the summary */
+	int freq;		/* on-CPU sampling, Hz; 0: off */
 	bool json;
 	bool poll_loops;
+	bool raw_tp;		/* force the raw tracepoint programs */
 	int verbose;
 	const char *btf_path;
 };

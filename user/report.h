@@ -10,6 +10,8 @@
 struct reporter {
 	void (*attached)(pid_t pid, const char *comm, bool spawned, double threshold_ms);
 	void (*waiting)(pid_t pid, double secs);
+	/* whether Python stacks are available: what the interpreter is, or why not */
+	void (*python)(pid_t pid, bool ok, const char *what);
 	void (*interval)(double wall, const struct loop_interval *iv, int n);
 	void (*stall)(const struct stall_view *v);
 	void (*summary)(const struct summary *s);
@@ -25,6 +27,8 @@ const char *fdkind__name(int kind);
 /* "recvfrom fd 7 (TCP 127.0.0.1:8080)": the syscall that blocked and on what */
 void block__describe(const struct ls_block *b, int reason, char *buf, size_t len);
 void block__peer(const struct ls_block *b, char *buf, size_t len);
+/* A path short enough for a stack line: library files from their package directory on. */
+const char *short_path(const char *file);
 void fmt_clock(double wall, char *buf, size_t len, bool millis);
 
 #endif /* __REPORT_H */

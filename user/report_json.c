@@ -30,6 +30,75 @@ static void json_waiting(pid_t pid, double secs)
 	json__end(&j);
 }
 
+static void json_python(pid_t pid, bool ok, const char *what)
+{
+	struct json j;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "python");
+	json__int(&j, "pid", pid);
+	json__bool(&j, "stacks", ok);
+	json__str(&j, ok ? "interpreter" : "reason", what);
+	json__end(&j);
+}
+
+static void frame_json(struct json *j, const struct frame_text *f)
+{
+	json__obj_open(j, NULL);
+	json__str(j, "func", f->func);
+	json__str(j, "file", f->file);
+	json__uint(j, "line", f->line);
+	json__bool(j, "library", f->library);
+	json__obj_close(j);
+}
+
+static void stack_json(struct json *j, const char *key, const struct stack_text *st)
+{
+	int i;
+
+	json__arr_open(j, key);
+	for (i = 0; i < st->n; i++)
+		frame_json(j, &st->f[i]);
+	json__arr_close(j);
+}
+
+static void python_json(struct json *j, const struct stall_view *v)
+{
+	const char *sc = v->blocked_syscall >= 0 ? syscall__name(v->blocked_syscall) : NULL;
+	int i;
+
+	if (!v->python)
+		return;
+	if (v->has_where) {
+		json__obj_open(j, "where");
+		json__str(j, "func", v->where.func);
+		json__str(j, "file", v->where.file);
+		json__uint(j, "line", v->where.line);
+		json__str(j, "from", v->where_from);
+		json__obj_close(j);
+	}
+	if (v->blocked.n) {
+		json__obj_open(j, "blocked");
+		json__num(j, "ms", v->blocked_ms);
+		json__str(j, "syscall", sc ?: "?");
+		json__str(j, "reason", cause__name(v->blocked_reason));
+		json__bool(j, "partial", v->blocked.partial);
+		json__int(j, "depth", v->blocked.depth);
+		stack_json(j, "stack", &v->blocked);
+		json__obj_close(j);
+	}
+	json__int(j, "samples", v->nsamples);
+	json__arr_open(j, "oncpu_stacks");
+	for (i = 0; i < v->nstacks; i++) {
+		json__obj_open(j, NULL);
+		json__int(j, "count", v->oncpu[i].count);
+		json__bool(j, "partial", v->oncpu[i].partial);
+		stack_json(j, "stack", &v->oncpu[i]);
+		json__obj_close(j);
+	}
+	json__arr_close(j);
+}
+
 static void json_interval(double wall, const struct loop_interval *iv, int n)
 {
 	struct json j;
@@ -108,6 +177,7 @@ static void stall_body(struct json *j, const struct stall_view *v)
 		json__obj_close(j);
 	}
 	json__obj_close(j);
+	python_json(j, v);
 }
 
 static void json_stall(const struct stall_view *v)
@@ -163,6 +233,7 @@ static void json_summary(const struct summary *s)
 const struct reporter report_json = {
 	.attached = json_attached,
 	.waiting = json_waiting,
+	.python = json_python,
 	.interval = json_interval,
 	.stall = json_stall,
 	.summary = json_summary,

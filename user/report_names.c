@@ -80,6 +80,25 @@ void block__describe(const struct ls_block *b, int reason, char *buf, size_t len
 		snprintf(buf + n, len - n, ", woken by tid %u (%s)", b->waker_tid, b->waker_comm);
 }
 
+const char *short_path(const char *file)
+{
+	static const char *const marks[] = { "/site-packages/", "/dist-packages/", "/lib/python" };
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		p = strstr(file, marks[i]);
+		if (!p)
+			continue;
+		if (i == 2)	/* ".../lib/python3.11/asyncio/x.py" -> "asyncio/x.py" */
+			p = strchr(p + 1 + strlen("lib/python"), '/');
+		else
+			p += strlen(marks[i]);
+		return p ? (*p == '/' ? p + 1 : p) : file;
+	}
+	return file;
+}
+
 void fmt_clock(double wall, char *buf, size_t len, bool millis)
 {
 	time_t secs = (time_t)wall;

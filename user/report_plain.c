@@ -2,6 +2,7 @@
 /* Human output: one line per loop per interval, a block per stall, a summary at the end. */
 #include <stdio.h>
 #include "report.h"
+#include "syscalls.h"
 
 static void plain_attached(pid_t pid, const char *comm, bool spawned, double threshold_ms)
 {
@@ -15,6 +16,15 @@ static void plain_waiting(pid_t pid, double secs)
 	fprintf(stderr, "loopscope: pid %d has no event loop yet (no thread has waited in "
 			"epoll_wait); waiting (%.0f s so far)\n",
 		pid, secs);
+}
+
+static void plain_python(pid_t pid, bool ok, const char *what)
+{
+	if (ok)
+		fprintf(stderr, "loopscope: pid %d: %s\n", pid, what);
+	else
+		fprintf(stderr, "loopscope: pid %d: no Python stacks (%s); stalls are still "
+				"reported, without them\n", pid, what);
 }
 
 static void plain_interval(double wall, const struct loop_interval *iv, int n)
@@ -53,14 +63,46 @@ static void print_reasons(const struct stall_view *v, const char *indent)
 	}
 }
 
+static void print_stack(const struct stack_text *st, const char *indent, int max)
+{
+	int i;
+
+	for (i = 0; i < st->n && i < max; i++) {
+		const struct frame_text *f = &st->f[i];
+
+		printf("%s%s%s (%s:%u)\n", indent, f->library ? "  " : "> ", f->func,
+		       f->library ? short_path(f->file) : f->file, f->line);
+	}
+	if (st->depth > i || st->partial)
+		printf("%s  ... %d more%s\n", indent, st->depth - i,
+		       st->partial ? " (stack partly unreadable)" : "");
+}
+
 static void plain_stall(const struct stall_view *v)
 {
+	const char *sc;
 	char clock[32];
+	int i;
 
 	fmt_clock(v->start_wall, clock, sizeof(clock), true);
 	printf("STALL %s  %.1f ms%s  loop %u (%s)  cause: %s\n", clock, v->dur_ms,
 	       v->ongoing ? " and counting" : "", v->tid, v->comm, cause__label(v->cause));
+	if (v->has_where)
+		printf("    where: %s (%s:%u)\n", v->where.func, v->where.file, v->where.line);
 	print_reasons(v, "    ");
+	if (v->blocked.n) {
+		sc = v->blocked_syscall >= 0 ? syscall__name(v->blocked_syscall) : NULL;
+		printf("    blocked %.1f ms in %s (%s), Python stack:\n", v->blocked_ms,
+		       sc ?: "?", cause__label(v->blocked_reason));
+		print_stack(&v->blocked, "      ", 12);
+	}
+	if (v->nstacks) {
+		printf("    on-CPU samples: %d\n", v->nsamples);
+		for (i = 0; i < v->nstacks; i++) {
+			printf("      %d x\n", v->oncpu[i].count);
+			print_stack(&v->oncpu[i], "        ", 6);
+		}
+	}
 	fflush(stdout);
 }
 
@@ -95,6 +137,9 @@ static void plain_summary(const struct summary *s)
 		fmt_clock(v->start_wall, clock, sizeof(clock), true);
 		printf("  %9.1f ms  %s  loop %u  %s%s%s%s\n", v->dur_ms, clock, v->tid,
 		       cause__label(v->cause), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+		if (v->has_where)
+			printf("               at %s (%s:%u)\n", v->where.func, v->where.file,
+			       v->where.line);
 	}
 	printf("dropped: %llu stall records (ring buffer full), %llu loop threads (table full), "
 	       "%llu failed fd reads\n",
@@ -107,6 +152,7 @@ static void plain_summary(const struct summary *s)
 const struct reporter report_plain = {
 	.attached = plain_attached,
 	.waiting = plain_waiting,
+	.python = plain_python,
 	.interval = plain_interval,
 	.stall = plain_stall,
 	.summary = plain_summary,

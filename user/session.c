@@ -2,9 +2,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "preflight.h"
+#include "python.h"
+#include "samples.h"
 #include "report.h"
 #include "session.h"
 #include "stats.h"
@@ -13,6 +16,7 @@
 
 #define POLL_MS 100
 #define WAITING_EVERY_S 10
+#define PY_RETRY_S 10		/* how long to wait for a starting interpreter to initialise */
 
 static volatile sig_atomic_t exiting;
 
@@ -40,16 +44,133 @@ struct run {
 	struct target tgt;
 	struct tracer *tr;
 	struct stats *st;
+	struct python *py;
+	struct samples *samples;
+	double py_deadline;	/* give up finding the interpreter after this */
+	bool py_done;		/* found it, or gave up */
 };
 
-static int on_stall(void *ctx, const struct ls_stall *rec)
+static bool same_text(const struct stack_text *a, const struct stack_text *b)
+{
+	int i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (a->f[i].line != b->f[i].line || strcmp(a->f[i].func, b->f[i].func) ||
+		    strcmp(a->f[i].file, b->f[i].file))
+			return false;
+	return true;
+}
+
+/* Samples differing only in the instruction within a line are one stack to a reader. */
+static void merge_samples(struct run *r, struct stall_view *v, const struct sampled *sm, int n)
+{
+	struct stack_text *st = malloc(sizeof(*st));
+	int i, j;
+
+	for (i = 0; st && i < n; i++) {
+		python__stack(r->py, &sm[i].stack, st);
+		st->count = sm[i].count;
+		for (j = 0; j < v->nstacks && !same_text(&v->oncpu[j], st); j++)
+			;
+		if (j < v->nstacks) {
+			v->oncpu[j].count += st->count;
+			/* keep most frequent first */
+			for (; j > 0 && v->oncpu[j].count > v->oncpu[j - 1].count; j--) {
+				*st = v->oncpu[j];
+				v->oncpu[j] = v->oncpu[j - 1];
+				v->oncpu[j - 1] = *st;
+			}
+		} else if (v->nstacks < VIEW_STACKS) {
+			v->oncpu[v->nstacks++] = *st;
+		}
+	}
+	free(st);
+}
+
+/* Symbolize a stall's stacks and pick its headline frame. */
+static void enrich(struct run *r, struct stall_view *v)
+{
+	const struct stack_text *from = NULL;
+	const struct frame_text *where;
+	const struct sampled *sm;
+	int n, total;
+
+	if (!r->py)
+		return;
+	v->python = true;
+	if (v->ongoing && !v->raw.nr)
+		python__walk(r->py, v->tid, &v->raw);	/* still blocked: walk it now */
+	if (v->raw.nr)
+		python__stack(r->py, &v->raw, &v->blocked);
+	n = samples__take(r->samples, v->tid, v->busy_start_ns, &sm, &total);
+	v->nsamples = total;
+	merge_samples(r, v, sm, n);
+	/* on-CPU stalls are named by where the samples were, blocked ones by the block */
+	if (v->cause == CAUSE_CPU && v->nstacks)
+		from = &v->oncpu[0];
+	else if (v->blocked.n)
+		from = &v->blocked;
+	else if (v->nstacks)
+		from = &v->oncpu[0];
+	if (!from || !from->n)
+		return;
+	where = stack__where(from) ?: &from->f[0];
+	v->where = *where;
+	v->has_where = true;
+	v->where_from = from == &v->blocked ? "blocked" : "on-CPU";
+}
+
+static void on_stall(void *ctx, const struct ls_stall *rec)
 {
 	struct run *r = ctx;
-	struct stall_view v;
+	struct stall_view *v = malloc(sizeof(*v));
 
-	stats__stall(r->st, rec, &v);
-	r->rep->stall(&v);
-	return 0;
+	if (!v)
+		return;
+	stats__stall_view(r->st, rec, v);
+	enrich(r, v);
+	stats__count(r->st, v);
+	r->rep->stall(v);
+	free(v);
+}
+
+static void on_sample(void *ctx, const struct ls_sample *rec)
+{
+	struct run *r = ctx;
+
+	samples__add(r->samples, rec);
+}
+
+/*
+ * Find the interpreter and hand BPF its offsets. A process started by `run` has no
+ * initialised interpreter for its first milliseconds: keep trying for a while.
+ */
+static void find_python(struct run *r)
+{
+	char msg[256] = "", desc[256] = "";
+	int err;
+
+	if (r->py_done || !target__execed(&r->tgt))
+		return;
+	err = python__open(r->tgt.pid, &r->py, msg, sizeof(msg));
+	if (err == -EAGAIN && now_mono() < r->py_deadline)
+		return;
+	r->py_done = true;
+	if (!err)
+		err = tracer__set_python(r->tr, python__offsets(r->py));
+	if (err) {
+		python__free(r->py);
+		r->py = NULL;
+		r->rep->python(r->tgt.pid, false, msg[0] ? msg : strerror(-err));
+		return;
+	}
+	if (r->env->freq && tracer__sample(r->tr, r->env->freq))
+		fprintf(stderr, "loopscope: on-CPU sampling unavailable (perf events): %s\n",
+			strerror(errno));
+	python__describe(r->py, desc, sizeof(desc));
+	r->rep->python(r->tgt.pid, true, desc);
 }
 
 static void on_exit_thread(void *ctx, __u32 tid, const struct ls_thread *t)
@@ -88,9 +209,16 @@ static int sample(struct run *r, bool print)
 static int setup(struct run *r, char *err, size_t len)
 {
 	const struct env *env = r->env;
+	struct tracer_cbs cbs = {
+		.stall = on_stall,
+		.exit = on_exit_thread,
+		.sample = on_sample,
+		.ctx = r,
+	};
 	struct tracer_opts o = {
 		.stall_ns = (__u64)(env->threshold_ms * 1e6),
 		.poll_loops = env->poll_loops,
+		.raw_tp = env->raw_tp,
 		.btf_path = env->btf_path,
 		.verbose = env->verbose,
 	};
@@ -113,7 +241,12 @@ static int setup(struct run *r, char *err, size_t len)
 		return -ENOMEM;
 	}
 	o.pid = r->tgt.pid;
-	ret = tracer__new(&o, on_stall, on_exit_thread, r, &r->tr);
+	r->samples = samples__new();
+	if (!r->samples) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	ret = tracer__new(&o, &cbs, &r->tr);
 	if (ret) {
 		snprintf(err, len, "cannot load or attach the BPF programs: %s%s", strerror(-ret),
 			 env->verbose ? "" : " (run with -v for libbpf's messages)");
@@ -140,6 +273,7 @@ static const char *watch(struct run *r)
 			return "interrupted";
 		if (ferror(stdout))
 			return "output closed";
+		find_python(r);
 		now = now_mono();
 		if (env->interval_s > 0 && now >= next) {
 			next += env->interval_s;
@@ -158,7 +292,7 @@ static const char *watch(struct run *r)
 int session__run(const struct env *env)
 {
 	struct run r = { .env = env, .rep = env->json ? &report_json : &report_plain };
-	struct stall_view *ongoing;
+	struct stall_view **ongoing;
 	struct summary sum;
 	char err[512] = "";
 	int ret, i, n;
@@ -178,6 +312,8 @@ int session__run(const struct env *env)
 		goto cleanup;
 	}
 	r.rep->attached(r.tgt.pid, r.tgt.comm, r.tgt.spawned, env->threshold_ms);
+	r.py_deadline = now_mono() + PY_RETRY_S;
+	find_python(&r);
 	if (!r.tgt.spawned && tracer__seed_loops(r.tr, r.tgt.pid) <= 0)
 		r.rep->waiting(r.tgt.pid, 0);
 	sum.end = watch(&r);
@@ -186,8 +322,11 @@ int session__run(const struct env *env)
 	tracer__poll(r.tr, 0);
 	sample(&r, false);
 	n = stats__ongoing(r.st, &ongoing);
-	for (i = 0; i < n; i++)
-		r.rep->stall(&ongoing[i]);
+	for (i = 0; i < n; i++) {
+		enrich(&r, ongoing[i]);
+		stats__count(r.st, ongoing[i]);
+		r.rep->stall(ongoing[i]);
+	}
 	{
 		const char *end = sum.end;
 
@@ -205,6 +344,8 @@ int session__run(const struct env *env)
 	}
 cleanup:
 	tracer__free(r.tr);
+	python__free(r.py);
+	samples__free(r.samples);
 	stats__free(r.st);
 	target__close(&r.tgt);
 	return ret;

@@ -17,7 +17,7 @@ struct snap {
 	__u64 hist[LS_HIST_BUCKETS];
 	struct loop_interval cur;
 	bool blocked;
-	struct stall_view ongoing;
+	struct stall_view *ongoing;	/* allocated the first time the loop is caught blocked */
 };
 
 struct stats {
@@ -28,7 +28,7 @@ struct stats {
 	int nsnaps;
 	struct snap *snaps;
 	struct loop_interval *ivs;
-	struct stall_view *ongoing;
+	struct stall_view **ongoing;
 	struct summary sum;
 };
 
@@ -66,8 +66,12 @@ struct stats *stats__new(pid_t pid, __u64 stall_ns, int top_n)
 
 void stats__free(struct stats *s)
 {
+	int i;
+
 	if (!s)
 		return;
+	for (i = 0; i < s->nsnaps; i++)
+		free(s->snaps[i].ongoing);
 	free(s->snaps);
 	free(s->ivs);
 	free(s->ongoing);
@@ -89,7 +93,8 @@ static int dominant_cause(const struct ls_busy *b, __u64 oncpu)
 }
 
 static void fill_view(struct stats *s, struct stall_view *v, __u32 tid, const struct ls_busy *b,
-		      __u64 dur_ns)
+		      __u64 dur_ns, const struct ls_stack *stack, __u64 stack_ns, int syscall,
+		      int reason)
 {
 	__u64 off = b->offcpu_ns > dur_ns ? dur_ns : b->offcpu_ns;
 
@@ -103,6 +108,11 @@ static void fill_view(struct stats *s, struct stall_view *v, __u32 tid, const st
 	v->oncpu_ms = (dur_ns - off) / 1e6;
 	v->cause = dominant_cause(b, dur_ns - off);
 	v->busy = *b;
+	v->busy_start_ns = b->start_ns;
+	v->raw = *stack;
+	v->blocked_ms = stack_ns / 1e6;
+	v->blocked_syscall = syscall;
+	v->blocked_reason = reason;
 }
 
 /* Keep the longest stalls, longest first. */
@@ -126,7 +136,7 @@ static void keep_top(struct summary *sum, int top_n, const struct stall_view *v)
 	sum->top[i] = *v;
 }
 
-static void count_stall(struct stats *s, const struct stall_view *v)
+void stats__count(struct stats *s, const struct stall_view *v)
 {
 	struct summary *sum = &s->sum;
 	int i;
@@ -140,10 +150,10 @@ static void count_stall(struct stats *s, const struct stall_view *v)
 	keep_top(sum, s->top_n, v);
 }
 
-void stats__stall(struct stats *s, const struct ls_stall *rec, struct stall_view *v)
+void stats__stall_view(struct stats *s, const struct ls_stall *rec, struct stall_view *v)
 {
-	fill_view(s, v, rec->tid, &rec->busy, rec->dur_ns);
-	count_stall(s, v);
+	fill_view(s, v, rec->tid, &rec->busy, rec->dur_ns, &rec->stack, rec->stack_ns,
+		  rec->stack_syscall, rec->stack_reason);
 }
 
 static struct snap *snap_get(struct stats *s, __u32 tid)
@@ -259,14 +269,18 @@ void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 
 	iv->p99_ms = percentile_ms(delta, n, 0.99);
 	iv->max_ms = t->max_epoch == ended_epoch ? t->max_busy_ns / 1e6 : 0;
 	sn->blocked = ongoing_ns >= s->stall_ns;
-	if (sn->blocked) {
+	if (sn->blocked && !sn->ongoing)
+		sn->ongoing = malloc(sizeof(*sn->ongoing));
+	if (sn->blocked && sn->ongoing) {
 		struct ls_busy busy = t->busy;
 
 		iv->blocked_ms = ongoing_ns / 1e6;
 		charge_open_episode(&busy, t, now * 1e9);
-		fill_view(s, &sn->ongoing, tid, &busy, ongoing_ns);
-		sn->ongoing.ongoing = true;
+		fill_view(s, sn->ongoing, tid, &busy, ongoing_ns, &t->stack, t->stack_ns,
+			  t->stack_syscall, t->stack_reason);
+		sn->ongoing->ongoing = true;
 	}
+	sn->blocked = sn->blocked && sn->ongoing;
 	sn->when = now;
 	sn->iterations = t->iterations;
 	sn->busy_ns = t->busy_ns;
@@ -307,7 +321,7 @@ int stats__intervals(struct stats *s, struct loop_interval **out)
 	return n;
 }
 
-int stats__ongoing(struct stats *s, struct stall_view **out)
+int stats__ongoing(struct stats *s, struct stall_view ***out)
 {
 	int i, n = 0;
 
@@ -330,12 +344,8 @@ int stats__loops(struct stats *s)
 void stats__summary(struct stats *s, struct summary *sum)
 {
 	__u64 busy = 0, idle = 0;
-	struct stall_view *on;
-	int i, n;
+	int i;
 
-	n = stats__ongoing(s, &on);
-	for (i = 0; i < n; i++)
-		count_stall(s, &on[i]);
 	for (i = 0; i < s->nsnaps; i++) {
 		s->sum.iterations += s->snaps[i].iterations;
 		busy += s->snaps[i].busy_ns;

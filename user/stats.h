@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "frames.h"
 #include "loopscope.h"
 
 #define CAUSE_CPU LS_NR_REASONS	/* a stall's cause: one of enum ls_reason, or on-CPU */
@@ -34,6 +35,23 @@ struct stall_view {
 	int cause;		/* enum ls_reason or CAUSE_CPU */
 	bool ongoing;		/* still blocked when loopscope stopped */
 	struct ls_busy busy;
+	__u64 busy_start_ns;
+
+	/* where the loop was when it blocked longest (raw until symbolized into `blocked`) */
+	struct ls_stack raw;
+	double blocked_ms;
+	int blocked_syscall;
+	int blocked_reason;
+
+	/* filled by the session when the interpreter can be read */
+	bool python;
+	struct stack_text blocked;
+	int nsamples;			/* on-CPU samples in this stall */
+	int nstacks;
+	struct stack_text oncpu[VIEW_STACKS];	/* most frequent first */
+	bool has_where;
+	struct frame_text where;	/* innermost frame of the user's code */
+	const char *where_from;		/* "blocked" or "on-CPU" */
 };
 
 struct summary {
@@ -57,8 +75,9 @@ struct stats;
 struct stats *stats__new(pid_t pid, __u64 stall_ns, int top_n);
 void stats__free(struct stats *s);
 
-/* A stall record from BPF: fill v and count it. */
-void stats__stall(struct stats *s, const struct ls_stall *rec, struct stall_view *v);
+/* A stall record from BPF as a view; then, once the session has added stacks, count it. */
+void stats__stall_view(struct stats *s, const struct ls_stall *rec, struct stall_view *v);
+void stats__count(struct stats *s, const struct stall_view *v);
 
 /* Feed every thread after an epoch change, then read the intervals. */
 void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 ended_epoch);
@@ -66,8 +85,8 @@ int stats__intervals(struct stats *s, struct loop_interval **out);
 /* A loop thread exited: keep its last counters for the summary. */
 void stats__thread_exit(struct stats *s, __u32 tid, const struct ls_thread *t);
 
-/* Loops still inside a stall: counted into the summary as ongoing stalls. */
-int stats__ongoing(struct stats *s, struct stall_view **out);
+/* Loops still inside a stall at the last sample (views valid until the next sample). */
+int stats__ongoing(struct stats *s, struct stall_view ***out);
 
 int stats__loops(struct stats *s);
 void stats__summary(struct stats *s, struct summary *sum);

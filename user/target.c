@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "target.h"
@@ -171,6 +172,19 @@ int target__release(struct target *t)
 	close(t->gate_fd);
 	t->gate_fd = -1;
 	return ret;
+}
+
+bool target__execed(const struct target *t)
+{
+	struct stat self, child;
+	char path[64];
+
+	if (!t->spawned)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/exe", t->pid);
+	if (stat("/proc/self/exe", &self) || stat(path, &child))
+		return true;
+	return self.st_dev != child.st_dev || self.st_ino != child.st_ino;
 }
 
 bool target__gone(struct target *t)

@@ -26,6 +26,9 @@ int target__attach(struct target *t, pid_t pid, char *err, size_t errlen);
 int target__spawn(struct target *t, char **argv, char *err, size_t errlen);
 int target__release(struct target *t);
 
+/* Run mode: false while the child still runs our own image (it has not exec'd yet). */
+bool target__execed(const struct target *t);
+
 /* True once the process has exited (reaps it in run mode). */
 bool target__gone(struct target *t);
 

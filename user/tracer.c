@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
@@ -17,10 +19,47 @@
 struct tracer {
 	struct loopscope_bpf *skel;
 	struct ring_buffer *rb;
-	tracer_stall_fn stall_fn;
-	tracer_thread_fn exit_fn;
-	void *ctx;
+	struct tracer_cbs cbs;
+	int ncpus;
+	int *perf_fds;
+	struct bpf_link **perf_links;
 };
+
+/* "0-3,5": the online CPUs, as the kernel lists them. */
+static int parse_cpu_mask_file(const char *path, bool **mask, int *n)
+{
+	int lo, hi, max = 0, i, c;
+	bool *m = NULL;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	m = calloc(4096, sizeof(bool));
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (fscanf(f, "%d", &lo) == 1) {
+		hi = lo;
+		c = fgetc(f);
+		if (c == '-') {
+			if (fscanf(f, "%d", &hi) != 1)
+				break;
+			c = fgetc(f);
+		}
+		for (i = lo; i <= hi && i < 4096; i++)
+			m[i] = true;
+		if (hi + 1 > max)
+			max = hi + 1 > 4096 ? 4096 : hi + 1;
+		if (c != ',')
+			break;
+	}
+	fclose(f);
+	*mask = m;
+	*n = max;
+	return max ? 0 : -EINVAL;
+}
 
 static int on_record(void *ctx, void *data, size_t len)
 {
@@ -28,9 +67,11 @@ static int on_record(void *ctx, void *data, size_t len)
 	struct tracer *tr = ctx;
 
 	if (len >= sizeof(struct ls_stall) && e->kind == LS_EV_STALL)
-		return tr->stall_fn(tr->ctx, data);
-	if (len >= sizeof(struct ls_exit) && e->kind == LS_EV_EXIT)
-		tr->exit_fn(tr->ctx, e->tid, &e->t);
+		tr->cbs.stall(tr->cbs.ctx, data);
+	else if (len >= sizeof(struct ls_exit) && e->kind == LS_EV_EXIT)
+		tr->cbs.exit(tr->cbs.ctx, e->tid, &e->t);
+	else if (len >= sizeof(struct ls_sample) && e->kind == LS_EV_SAMPLE)
+		tr->cbs.sample(tr->cbs.ctx, data);
 	return 0;
 }
 
@@ -42,7 +83,10 @@ static void choose_programs(struct loopscope_bpf *skel, bool btf)
 	bpf_object__for_each_program(p, skel->obj) {
 		const char *sec = bpf_program__section_name(p);
 
-		bpf_program__set_autoload(p, btf == !strncmp(sec, "tp_btf/", 7));
+		if (!strncmp(sec, "tp_btf/", 7))
+			bpf_program__set_autoload(p, btf);
+		else if (!strncmp(sec, "raw_tp/", 7))
+			bpf_program__set_autoload(p, !btf);
 	}
 }
 
@@ -57,6 +101,7 @@ static int open_load(const struct tracer_opts *o, bool tp_btf, struct loopscope_
 		return -errno ?: -EINVAL;
 	skel->rodata->targ_tgid = o->pid;
 	skel->rodata->stall_ns = o->stall_ns;
+	skel->rodata->stack_min_ns = o->stall_ns / 10;
 	skel->rodata->poll_loops = o->poll_loops;
 	syscall__classes((__u8 *)skel->rodata->sysclass, LS_MAX_SYSCALLS);
 	choose_programs(skel, tp_btf);
@@ -69,19 +114,16 @@ static int open_load(const struct tracer_opts *o, bool tp_btf, struct loopscope_
 	return 0;
 }
 
-int tracer__new(const struct tracer_opts *o, tracer_stall_fn stall_fn, tracer_thread_fn exit_fn,
-		void *ctx, struct tracer **out)
+int tracer__new(const struct tracer_opts *o, const struct tracer_cbs *cbs, struct tracer **out)
 {
-	bool kernel_btf = !access("/sys/kernel/btf/vmlinux", R_OK);
+	bool kernel_btf = !o->raw_tp && !access("/sys/kernel/btf/vmlinux", R_OK);
 	struct tracer *tr;
 	int err;
 
 	tr = calloc(1, sizeof(*tr));
 	if (!tr)
 		return -ENOMEM;
-	tr->stall_fn = stall_fn;
-	tr->exit_fn = exit_fn;
-	tr->ctx = ctx;
+	tr->cbs = *cbs;
 	err = open_load(o, kernel_btf, &tr->skel);
 	if (err && kernel_btf) {
 		if (o->verbose)
@@ -200,10 +242,78 @@ void tracer__counters(struct tracer *tr, struct ls_counters *c)
 	*c = tr->skel->bss->counters;
 }
 
+int tracer__set_python(struct tracer *tr, const struct py_offsets *o)
+{
+	__u32 zero = 0;
+	int err;
+
+	err = bpf_map_update_elem(bpf_map__fd(tr->skel->maps.pyoffs), &zero, o, BPF_ANY);
+	if (err)
+		return -errno;
+	tr->skel->bss->py_enabled = true;
+	return 0;
+}
+
+int tracer__sample(struct tracer *tr, int freq)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		.sample_freq = freq,
+		.freq = 1,
+	};
+	int cpu, fd, err, attached = 0;
+	bool *online = NULL;
+	int n = 0;
+
+	err = parse_cpu_mask_file("/sys/devices/system/cpu/online", &online, &n);
+	if (err)
+		return err;
+	tr->ncpus = n;
+	tr->perf_fds = calloc(n, sizeof(int));
+	tr->perf_links = calloc(n, sizeof(*tr->perf_links));
+	if (!tr->perf_fds || !tr->perf_links) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (cpu = 0; cpu < n; cpu++) {
+		tr->perf_fds[cpu] = -1;
+		if (!online[cpu])
+			continue;
+		fd = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+		tr->perf_fds[cpu] = fd;
+		tr->perf_links[cpu] = bpf_program__attach_perf_event(tr->skel->progs.ls_sample, fd);
+		if (!tr->perf_links[cpu]) {
+			err = -errno;
+			goto cleanup;
+		}
+		attached++;
+	}
+	err = attached ? 0 : -ENODEV;
+cleanup:
+	free(online);
+	return err;
+}
+
 void tracer__free(struct tracer *tr)
 {
+	int cpu;
+
 	if (!tr)
 		return;
+	for (cpu = 0; cpu < tr->ncpus; cpu++) {
+		if (tr->perf_links)
+			bpf_link__destroy(tr->perf_links[cpu]);
+		if (tr->perf_fds && tr->perf_fds[cpu] >= 0)
+			close(tr->perf_fds[cpu]);
+	}
+	free(tr->perf_links);
+	free(tr->perf_fds);
 	ring_buffer__free(tr->rb);
 	loopscope_bpf__destroy(tr->skel);
 	free(tr);

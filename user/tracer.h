@@ -14,17 +14,27 @@ struct tracer_opts {
 	pid_t pid;
 	__u64 stall_ns;
 	bool poll_loops;
+	bool raw_tp;		/* skip the tp_btf programs */
 	const char *btf_path;	/* custom kernel BTF, for kernels without /sys/kernel/btf */
 	int verbose;
 };
 
-/* Called for each stall record; a non-zero return stops polling. */
-typedef int (*tracer_stall_fn)(void *ctx, const struct ls_stall *s);
 typedef void (*tracer_thread_fn)(void *ctx, __u32 tid, const struct ls_thread *t);
 
-/* Stall records go to stall_fn, exiting loop threads' last counters to exit_fn. */
-int tracer__new(const struct tracer_opts *opts, tracer_stall_fn stall_fn,
-		tracer_thread_fn exit_fn, void *ctx, struct tracer **out);
+/* Where ring-buffer records go. */
+struct tracer_cbs {
+	void (*stall)(void *ctx, const struct ls_stall *s);
+	void (*exit)(void *ctx, __u32 tid, const struct ls_thread *t);	/* last counters */
+	void (*sample)(void *ctx, const struct ls_sample *s);
+	void *ctx;
+};
+
+int tracer__new(const struct tracer_opts *opts, const struct tracer_cbs *cbs,
+		struct tracer **out);
+/* Hand the BPF stack walker this process's CPython offsets; stacks start being taken. */
+int tracer__set_python(struct tracer *tr, const struct py_offsets *o);
+/* Sample loop threads on CPU at freq Hz (perf events on every CPU, filtered in BPF). */
+int tracer__sample(struct tracer *tr, int freq);
 int tracer__poll(struct tracer *tr, int timeout_ms);
 /* Start a new stats epoch; returns the one that just ended. */
 __u64 tracer__next_epoch(struct tracer *tr);

@@ -259,9 +259,9 @@ int pyfind__image(int pid, struct py_image *img, char *msg, size_t msglen)
 		}
 	}
 	if (legacy) {
-		snprintf(msg, msglen, "CPython %s (%s) is not supported: no _PyRuntime",
+		snprintf(msg, msglen, "CPython %s (%s) is not supported (3.8 to 3.%d are)",
 			 legacy_img.version[0] ? legacy_img.version : "(unknown version)",
-			 legacy_img.path);
+			 legacy_img.path, PY_MINOR_LAST);
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}

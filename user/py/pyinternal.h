@@ -29,13 +29,14 @@ struct py_layout {
 
 	/* offsets only userspace needs */
 	__u16 runtime_main_thread;	/* pthread_t of the main thread */
+	__u16 tstate_base_frame_ptr;	/* tstate->base_frame pointer (3.15), or PY_OFF_NONE */
 	__u16 runtime_gil;		/* GIL inside _PyRuntime, or PY_OFF_NONE */
 	__u16 interp_gil_ptr;		/* interp->ceval.gil pointer, or PY_OFF_NONE */
 	__u16 interp_gil;		/* interp->_gil, or PY_OFF_NONE */
 	__u16 str_length;		/* code points */
 	__u16 str_state;		/* interned:2 kind:3 compact:1 ascii:1 */
 	__u16 str_ascii_data;		/* compact ASCII characters */
-	__u16 str_compact_data;		/* compact non-ASCII characters; data.any pointer otherwise */
+	__u16 str_compact_data;		/* compact non-ASCII chars, or the data.any pointer */
 	__u16 bytes_size;
 	__u16 bytes_data;
 
@@ -93,6 +94,12 @@ const struct py_layout *pyproc__layout(const struct pyproc *p);
 /* remote__read() of the target that counts failures against it */
 int pyproc__read(const struct pyproc *p, __u64 addr, void *buf, size_t len);
 int pyproc__read_u64(const struct pyproc *p, __u64 addr, __u64 *val);
+
+/* pythreads.c */
+/* Visit every PyThreadState of every interpreter; cb returns non-zero to stop. */
+int pythreads__for_each(const struct pyproc *p, int (*cb)(__u64 ts, void *ctx), void *ctx);
+/* Where glibc's struct pthread keeps the TID (PY_F_TID_PTHREAD builds), or PY_OFF_NONE. */
+__u16 pythreads__pthread_tid(const struct pyproc *p);
 
 /* pyobj.c: reading str and bytes objects out of the target */
 int pyobj__read_str(const struct pyproc *p, __u64 addr, char *out, size_t outlen);

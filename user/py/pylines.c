@@ -4,6 +4,7 @@
  * CPython's own PyCode_Addr2Line() for that format. Inputs are untrusted copies of the
  * target's tables: every loop is bounded by the table length.
  */
+#include <limits.h>
 #include "pyinternal.h"
 
 /* 3.8/3.9 co_lnotab: (address delta, signed line delta) byte pairs; addresses in bytes. */
@@ -78,7 +79,9 @@ static int read_svarint(const __u8 *tab, size_t len, size_t *pos)
  */
 int pylines__locations(const __u8 *tab, size_t len, int firstlineno, int addr_units)
 {
-	int line = firstlineno, range_line, end = 0, code;
+	/* 64-bit: a corrupt table of 28-bit deltas must not overflow */
+	long long line = firstlineno, range_line;
+	int end = 0, code;
 	size_t pos = 0;
 	__u8 first;
 
@@ -99,7 +102,7 @@ int pylines__locations(const __u8 *tab, size_t len, int firstlineno, int addr_un
 		while (pos < len && !(tab[pos] & 0x80))
 			pos++;
 		if (end > addr_units)
-			return range_line;
+			return range_line >= 0 && range_line <= INT_MAX ? (int)range_line : -1;
 	}
 	return -1;
 }

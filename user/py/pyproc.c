@@ -4,16 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "procfs.h"
 #include "pyinternal.h"
 #include "pyproc.h"
 #include "remote.h"
-
-#define MAX_INTERPS 64
-#define PTHREAD_SCAN 2048	/* bytes of glibc's struct pthread searched for the TID */
-#define PTHREAD_TID_GLIBC 720	/* where glibc 2.x on x86_64 keeps it: tried first */
-#define MAX_TASKS 4096
 
 _Static_assert(sizeof(struct py_offsets) % 8 == 0, "py_offsets must stay 8-byte padded");
 
@@ -124,192 +118,6 @@ void pyproc__stats(const struct pyproc *p, struct pyproc_stats *st)
 	st->faults = __atomic_load_n(&p->cnt->faults, __ATOMIC_RELAXED);
 }
 
-/* Visit every PyThreadState of every interpreter, both lists bounded. */
-static int for_each_tstate(const struct pyproc *p, int (*cb)(__u64 ts, void *ctx), void *ctx)
-{
-	const struct py_offsets *o = &p->lay.off;
-	__u64 interp, ts;
-	int i, j, ret;
-
-	if (pyproc__read_u64(p, o->runtime_addr + o->runtime_interp_head, &interp))
-		return -EFAULT;
-	for (i = 0; interp && i < MAX_INTERPS; i++) {
-		if (pyproc__read_u64(p, interp + o->interp_tstate_head, &ts))
-			return -EFAULT;
-		for (j = 0; ts && j < PY_MAX_THREADS; j++) {
-			ret = cb(ts, ctx);
-			if (ret)
-				return ret;
-			if (pyproc__read_u64(p, ts + o->tstate_next, &ts))
-				return -EFAULT;
-		}
-		if (pyproc__read_u64(p, interp + o->interp_next, &interp))
-			return -EFAULT;
-	}
-	return 0;
-}
-
-/* The namespace-local TID of a thread state, following PY_F_TID_PTHREAD. */
-static int tstate_ns_tid(const struct pyproc *p, __u64 ts, int *tid)
-{
-	const struct py_offsets *o = &p->lay.off;
-	__u32 v32;
-	__u64 v;
-
-	if (pyproc__read_u64(p, ts + o->tstate_tid, &v))
-		return -EFAULT;
-	if (!(o->flags & PY_F_TID_PTHREAD)) {
-		*tid = (int)v;
-		return 0;
-	}
-	if (o->pthread_tid == PY_OFF_NONE)
-		return -ENOENT;
-	if (pyproc__read(p, v + o->pthread_tid, &v32, sizeof(v32)))
-		return -EFAULT;
-	*tid = (int)v32;
-	return 0;
-}
-
-struct tid_query {
-	const struct pyproc *p;
-	int ns_tid;
-	__u64 ts;
-};
-
-static int match_tstate(__u64 ts, void *ctx)
-{
-	struct tid_query *q = ctx;
-	int tid;
-
-	if (tstate_ns_tid(q->p, ts, &tid) || tid != q->ns_tid)
-		return 0;
-	q->ts = ts;
-	return 1;
-}
-
-int pyproc__thread_state(const struct pyproc *p, int ns_tid, __u64 *tstate)
-{
-	struct tid_query q = { .p = p, .ns_tid = ns_tid };
-	int ret;
-
-	ret = for_each_tstate(p, match_tstate, &q);
-	if (ret < 0)
-		return ret;
-	if (ret != 1)
-		return -ENOENT;
-	*tstate = q.ts;
-	return 0;
-}
-
-struct thread_list {
-	const struct pyproc *p;
-	struct py_thread *v;
-	int n;
-	int max;
-};
-
-static int add_thread(__u64 ts, void *ctx)
-{
-	struct thread_list *l = ctx;
-
-	if (l->n >= l->max)
-		return 1;
-	l->v[l->n].tstate = ts;
-	if (tstate_ns_tid(l->p, ts, &l->v[l->n].ns_tid))
-		l->v[l->n].ns_tid = -1;
-	l->n++;
-	return 0;
-}
-
-int pyproc__threads(const struct pyproc *p, struct py_thread *threads, int max)
-{
-	struct thread_list l = { .p = p, .v = threads, .max = max };
-	int ret;
-
-	ret = for_each_tstate(p, add_thread, &l);
-	return ret < 0 ? ret : l.n;
-}
-
-/* Namespace-local TIDs of the target's threads, for calibration. */
-struct task_set {
-	int pid;
-	int v[MAX_TASKS];
-	int n;
-};
-
-static int add_task(int tid, void *ctx)
-{
-	struct task_set *s = ctx;
-
-	if (s->n < MAX_TASKS && !procfs__ns_tid(s->pid, tid, &s->v[s->n]))
-		s->n++;
-	return 0;
-}
-
-struct calib {
-	const struct pyproc *p;
-	const struct task_set *tasks;
-	int ok;
-	int bad;
-};
-
-static int check_tstate_tid(__u64 ts, void *ctx)
-{
-	struct calib *c = ctx;
-	int tid, i;
-
-	if (tstate_ns_tid(c->p, ts, &tid)) {
-		c->bad++;
-		return 1;
-	}
-	for (i = 0; i < c->tasks->n; i++) {
-		if (c->tasks->v[i] == tid) {
-			c->ok++;
-			return 0;
-		}
-	}
-	c->bad++;
-	return 1;
-}
-
-/*
- * Before 3.11 a thread state stores only pthread_self(). On x86_64 glibc that is the thread's
- * struct pthread, which holds the TID: find where by looking for the main thread's TID (the
- * namespace PID) in the main thread's struct pthread, and keep the first candidate that maps
- * every thread state to a live thread of the target.
- */
-static void calibrate_pthread_tid(struct pyproc *p)
-{
-	struct py_offsets *o = &p->lay.off;
-	struct task_set *tasks = NULL;
-	struct calib c;
-	__u32 words[PTHREAD_SCAN / 4];
-	__u64 main_pt;
-	int i, cand;
-
-	o->pthread_tid = PY_OFF_NONE;
-	if (!(o->flags & PY_F_TID_PTHREAD) ||
-	    pyproc__read_u64(p, o->runtime_addr + p->lay.runtime_main_thread, &main_pt) ||
-	    pyproc__read(p, main_pt, words, sizeof(words)))
-		return;
-	tasks = calloc(1, sizeof(*tasks));
-	if (!tasks)
-		return;
-	tasks->pid = p->pid;
-	procfs__for_each_task(p->pid, add_task, tasks);
-	for (i = -1; i < PTHREAD_SCAN / 4; i++) {
-		cand = i < 0 ? PTHREAD_TID_GLIBC : i * 4;
-		if (words[cand / 4] != (__u32)p->nspid || (i >= 0 && cand == PTHREAD_TID_GLIBC))
-			continue;
-		o->pthread_tid = (__u16)cand;
-		c = (struct calib){ .p = p, .tasks = tasks };
-		if (!for_each_tstate(p, check_tstate_tid, &c) && c.ok && !c.bad)
-			break;
-		o->pthread_tid = PY_OFF_NONE;
-	}
-	free(tasks);
-}
-
 /* The main interpreter's GIL: in _PyRuntime up to 3.11, per interpreter since 3.12. */
 static void resolve_gil(struct pyproc *p)
 {
@@ -368,6 +176,21 @@ static int load_layout(struct pyproc *p)
 	return 0;
 }
 
+/*
+ * 3.15 debug offsets give tstate->base_frame, a pointer to the sentinel frame embedded in the
+ * thread state; the walker wants the sentinel's offset so that it can stop without a read.
+ */
+static void resolve_base_frame(struct pyproc *p, __u64 ts)
+{
+	__u64 base;
+
+	if (p->lay.tstate_base_frame_ptr == PY_OFF_NONE ||
+	    pyproc__read_u64(p, ts + p->lay.tstate_base_frame_ptr, &base))
+		return;
+	if (base > ts && base - ts < PY_OFF_NONE)
+		p->lay.off.tstate_base_frame = (__u16)(base - ts);
+}
+
 /* The interpreter must exist and its first thread must point back at it. */
 static int validate(struct pyproc *p)
 {
@@ -393,6 +216,7 @@ static int validate(struct pyproc *p)
 		return fail(-EPROTO, "CPython %s in process %d: thread state 0x%llx does not "
 			    "point back at interpreter 0x%llx", p->img.version, p->pid,
 			    (unsigned long long)ts, (unsigned long long)interp);
+	resolve_base_frame(p, ts);
 	return 0;
 }
 
@@ -431,7 +255,7 @@ int pyproc__open(int pid, struct pyproc **out)
 	if (err)
 		goto cleanup;
 	resolve_gil(p);
-	calibrate_pthread_tid(p);
+	p->lay.off.pthread_tid = pythreads__pthread_tid(p);
 	*out = p;
 	return 0;
 

@@ -30,7 +30,7 @@ struct pysym_stats {
 	__u64 bad_tables;		/* line table missing or too large */
 };
 
-/* p must outlive the symbolizer. */
+/* p must outlive the symbolizer. A symbolizer is not thread-safe: one per thread, or a lock. */
 int pysym__new(const struct pyproc *p, struct pysym **s);
 void pysym__free(struct pysym *s);
 

@@ -40,7 +40,8 @@ int pyproc__walk(const struct pyproc *p, __u64 tstate, struct py_raw_frame *fram
 	steps = 2 * max + 2;
 	for (step = 0; step < steps; step++) {
 		/* 2. end of the chain */
-		if (!f || (o->tstate_base_frame != PY_OFF_NONE && f == tstate + o->tstate_base_frame)) {
+		if (!f ||
+		    (o->tstate_base_frame != PY_OFF_NONE && f == tstate + o->tstate_base_frame)) {
 			wi.flags |= PY_WALK_COMPLETE;
 			break;
 		}
@@ -58,7 +59,8 @@ int pyproc__walk(const struct pyproc *p, __u64 tstate, struct py_raw_frame *fram
 		if (pyproc__read_u64(p, f + o->frame_code, &code))
 			goto fault;
 		code &= o->code_mask;
-		if (!code || pyproc__read_u64(p, code + o->obj_type, &type) || type != o->code_type) {
+		if (!code || pyproc__read_u64(p, code + o->obj_type, &type) ||
+		    type != o->code_type) {
 			wi.flags |= PY_WALK_BAD_CODE;
 			goto next;
 		}

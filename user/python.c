@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "py/pyproc.h"
+#include "py/pysym.h"
+#include "python.h"
+
+struct python {
+	struct pyproc *proc;
+	struct pysym *sym;
+};
+
+int python__open(pid_t pid, struct python **out, char *msg, size_t len)
+{
+	struct python *py = calloc(1, sizeof(*py));
+	int err;
+
+	if (!py)
+		return -ENOMEM;
+	err = pyproc__open(pid, &py->proc);
+	if (err) {
+		snprintf(msg, len, "%s", pyproc__strerror(err));
+		goto cleanup;
+	}
+	err = pysym__new(py->proc, &py->sym);
+	if (err) {
+		snprintf(msg, len, "symbolizer: %s", strerror(-err));
+		goto cleanup;
+	}
+	*out = py;
+	return 0;
+cleanup:
+	python__free(py);
+	return err;
+}
+
+void python__free(struct python *py)
+{
+	if (!py)
+		return;
+	pysym__free(py->sym);
+	pyproc__free(py->proc);
+	free(py);
+}
+
+const struct py_offsets *python__offsets(const struct python *py)
+{
+	return pyproc__offsets(py->proc);
+}
+
+void python__describe(const struct python *py, char *buf, size_t len)
+{
+	pyproc__describe(py->proc, buf, len);
+}
+
+/* Keep the end of a long name: it is the part that says which file or function. */
+static void copy_tail(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n < size) {
+		memcpy(dst, src, n + 1);
+		return;
+	}
+	memcpy(dst, "...", 3);
+	memcpy(dst + 3, src + n - (size - 4), size - 3);
+}
+
+void python__stack(struct python *py, const struct ls_stack *raw, struct stack_text *out)
+{
+	struct py_frame pf;
+	__u32 i, nr = raw->nr < LS_MAX_FRAMES ? raw->nr : LS_MAX_FRAMES;
+
+	memset(out, 0, sizeof(*out));
+	out->depth = nr;
+	out->partial = raw->flags & (PY_WALK_FAULT | PY_WALK_TRUNCATED);
+	for (i = 0; i < nr && out->n < VIEW_FRAMES; i++) {
+		struct frame_text *ft = &out->f[out->n];
+
+		if (pysym__resolve(py->sym, &raw->frames[i], &pf)) {
+			out->partial = true;
+			continue;
+		}
+		copy_tail(ft->func, sizeof(ft->func), pf.func);
+		copy_tail(ft->file, sizeof(ft->file), pf.file);
+		ft->line = pf.line;
+		ft->library = where__is_library(pf.file);
+		out->n++;
+	}
+}
+
+int python__walk(struct python *py, pid_t tid, struct ls_stack *out)
+{
+	struct py_walk_info info = {};
+	__u64 tstate;
+	int ns_tid, n, err;
+
+	memset(out, 0, sizeof(*out));
+	err = pyproc__ns_tid(py->proc, tid, &ns_tid);
+	if (!err)
+		err = pyproc__thread_state(py->proc, ns_tid, &tstate);
+	if (err)
+		return err;
+	n = pyproc__walk(py->proc, tstate, out->frames, LS_MAX_FRAMES, &info);
+	if (n < 0)
+		return n;
+	out->nr = n;
+	out->flags = info.flags;
+	out->coro = info.coro;
+	return 0;
+}
+
+__u64 python__read_failures(const struct python *py)
+{
+	struct pyproc_stats st;
+
+	pyproc__stats(py->proc, &st);
+	return st.read_failures;
+}

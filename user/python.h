@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The target's interpreter as a session sees it: found (or not), its offsets handed to the
+ * BPF walker, raw stacks turned into frames. Versions are user/py/'s business, not this one's.
+ */
+#ifndef __PYTHON_H
+#define __PYTHON_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "frames.h"
+#include "loopscope.h"
+
+struct python;
+
+/*
+ * Find the interpreter of pid. -EAGAIN: not initialised yet, try again later; other errors:
+ * no usable interpreter, and msg says why in one line.
+ */
+int python__open(pid_t pid, struct python **out, char *msg, size_t len);
+void python__free(struct python *py);
+
+const struct py_offsets *python__offsets(const struct python *py);
+void python__describe(const struct python *py, char *buf, size_t len);
+
+/* Symbolize a raw stack into out (at most VIEW_FRAMES frames). */
+void python__stack(struct python *py, const struct ls_stack *raw, struct stack_text *out);
+
+/* Walk host thread tid's stack from userspace (a thread still blocked has no BPF stack yet). */
+int python__walk(struct python *py, pid_t tid, struct ls_stack *out);
+
+/* Failed remote reads so far (walks and symbols). */
+__u64 python__read_failures(const struct python *py);
+
+#endif /* __PYTHON_H */
