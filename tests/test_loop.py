@@ -4,7 +4,6 @@ What a user checks: the stall was found, its cause and blocking syscall, its dur
 to what the program measured itself, and no stall where there is none.
 """
 import socket
-import time
 
 import pytest
 

@@ -155,7 +155,8 @@ static void find_python(struct run *r)
 	if (r->py_done || !target__execed(&r->tgt))
 		return;
 	err = python__open(r->tgt.pid, &r->py, msg, sizeof(msg));
-	if (err == -EAGAIN && now_mono() < r->py_deadline)
+	/* a starting program may not have mapped libpython yet */
+	if ((err == -EAGAIN || (err == -ENOEXEC && r->tgt.spawned)) && now_mono() < r->py_deadline)
 		return;
 	r->py_done = true;
 	if (!err)

@@ -21,21 +21,28 @@ def say(**kw):
 
 
 def native_id():
-    return threading.get_native_id()
+    # 3.7 has no native ids: it only serves to show an unsupported interpreter's report
+    return threading.get_native_id() if hasattr(threading, "get_native_id") else os.getpid()
 
 
 def timed(fn, *args):
     t0 = time.perf_counter()
-    fn(*args)
+    fn(*args)  # @timed
     return (time.perf_counter() - t0) * 1e3
+
+
+# Lines marked "# @name" are where the tests expect loopscope to point.
+
+def blocking_sleep():
+    time.sleep(0.2)  # @sleep
 
 
 def spin(seconds):
     """Pure-Python CPU work: `seconds` of this thread's CPU time, however loaded the machine."""
     end = time.thread_time() + seconds
     n = 0
-    while time.thread_time() < end:
-        n += 1
+    while time.thread_time() < end:  # @spin
+        n += 1  # @spin
     return n
 
 
@@ -49,34 +56,76 @@ async def wait_go(args):
 
 
 async def handler_sleep(i):
-    ms = timed(time.sleep, 0.2)  # the bug: a synchronous sleep in a coroutine
+    ms = timed(blocking_sleep)  # the bug: a synchronous sleep in a coroutine
     say(event="blocked", kind="sleep", i=i, ms=ms, tid=native_id())
+
+
+def deep_c():
+    time.sleep(0.15)  # @deep_c
+
+
+def deep_b():
+    deep_c()  # @deep_b
+
+
+def deep_a():
+    deep_b()  # @deep_a
+
+
+async def handler_deep(i):
+    t0 = time.perf_counter()
+    deep_a()  # @handler_deep
+    say(event="blocked", kind="sleep", i=i, ms=(time.perf_counter() - t0) * 1e3,
+        tid=native_id())
+
+
+async def sc_deep(args):
+    """The blocking call is three frames below the handler."""
+    for i in range(3):
+        await named_task(handler_deep(i), "deep-%d" % i)
+        await asyncio.sleep(0.1)
+
+
+def named_task(coro, name):
+    """A task with a name a test can look for (3.7 has no names)."""
+    loop = asyncio.get_event_loop()
+    if sys.version_info >= (3, 8):
+        return loop.create_task(coro, name=name)
+    return loop.create_task(coro)
 
 
 async def sc_sleep(args):
     for i in range(5):
-        await handler_sleep(i)
+        await named_task(handler_sleep(i), "sleep-%d" % i)
         await asyncio.sleep(0.1)
 
 
-async def sc_cpu(args):
+async def handler_cpu():
     cpu0 = time.thread_time()
     ms = timed(spin, 0.3)  # the bug: CPU-bound work on the loop
     say(event="blocked", kind="cpu", ms=ms, cpu_ms=(time.thread_time() - cpu0) * 1e3,
         tid=native_id())
+
+
+async def sc_cpu(args):
+    await named_task(handler_cpu(), "crunch")
     await asyncio.sleep(0.1)
 
 
 def fetch_blocking(port):
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"ping\n")
-        return s.recv(100)  # the bug: a blocking read on the loop thread
+        return s.recv(100)  # @recv  the bug: a blocking read on the loop thread
+
+
+async def handler_fetch(i, port):
+    ms = timed(fetch_blocking, port)
+    say(event="blocked", kind="net", i=i, ms=ms, tid=native_id(), port=port)
 
 
 async def sc_socket(args):
     for i in range(args.count):
-        ms = timed(fetch_blocking, args.port)
-        say(event="blocked", kind="net", i=i, ms=ms, tid=native_id(), port=args.port)
+        await named_task(handler_fetch(i, args.port), "fetch-%d" % i)
         await asyncio.sleep(0.1)
 
 
@@ -101,7 +150,7 @@ async def sc_healthy(args):
 def second_loop(done):
     async def worker():
         await asyncio.sleep(0.1)
-        ms = timed(time.sleep, 0.2)
+        ms = timed(blocking_sleep)
         say(event="blocked", kind="sleep", ms=ms, tid=native_id(), thread="second")
         await asyncio.sleep(0.1)
 
@@ -126,6 +175,7 @@ async def sc_linger(args):
 
 SCENARIOS = {
     "sleep": sc_sleep,
+    "deep": sc_deep,
     "cpu": sc_cpu,
     "socket": sc_socket,
     "healthy": sc_healthy,
