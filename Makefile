@@ -31,7 +31,9 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP 
 	      -I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 BPF_APPS := loopscope
-USER_SRCS := $(wildcard user/*.c user/py/*.c)
+# modules being written alongside, not wired into the binary yet
+WIP_SRCS := $(wildcard user/flame*.c user/pb.c)
+USER_SRCS := $(filter-out $(WIP_SRCS),$(wildcard user/*.c user/py/*.c))
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 
 ifeq ($(V),1)
@@ -50,7 +52,7 @@ $(OUTPUT):
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $@.d -MT $@ -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp
 	$(Q)rm -f $@.tmp
 

@@ -166,6 +166,11 @@ static __always_inline void emit_stall(struct ls_thread *t, __u32 tid, __u64 now
 	s->stack_syscall = t->stack_syscall;
 	s->stack_reason = t->stack_reason;
 	bpf_probe_read_kernel(&s->stack, sizeof(s->stack), &t->stack);
+	bpf_probe_read_kernel(&s->ev, sizeof(s->ev), &t->ev);
+	if (t->ev.gc_stack_ns)
+		bpf_probe_read_kernel(&s->gc_stack, sizeof(s->gc_stack), &t->gc_stack);
+	else
+		s->gc_stack.nr = 0;
 	bpf_ringbuf_submit(s, 0);
 }
 
@@ -309,6 +314,7 @@ static __always_inline void stack_at_exit(struct ls_thread *t, __u32 tid, __u64 
 	if (st->flags & PY_WALK_FAULT)
 		__sync_fetch_and_add(&counters.stack_faults, 1);
 	bpf_probe_read_kernel(&t->stack, sizeof(t->stack), st);
+	py_stack_taken(&stalls, tid, t->busy.start_ns, st, &counters.ringbuf_drops);
 	t->stack_ns = blocked;
 	t->stack_syscall = t->sys_nr;
 	t->stack_reason = t->cur_reason;
@@ -343,6 +349,9 @@ static __always_inline int on_sys_exit(void)
 	t->stack_ns = 0;
 	t->stack.nr = 0;
 	t->stack.flags = 0;
+	__builtin_memset(&t->ev, 0, __builtin_offsetof(struct ls_py_events, runs));
+	t->gc_start_ns = 0;
+	t->imp_depth = 0;
 	return 0;
 }
 
@@ -397,6 +406,8 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt)
 		t->wake_ns = now;
 		return;
 	}
+	if (t->audit_ns >= t->busy.start_ns)
+		__builtin_memcpy(t->cur.audit, t->audit, LS_AUDIT_LEN);
 	if (t->sys_fd >= 0)
 		fd_describe(prev, t->sys_fd, &t->cur);
 	if (classify(t->sys_nr) == LS_SC_LOCK && t->sys_fd < 0)
@@ -594,5 +605,7 @@ int BPF_PROG(ls_pexit_raw, struct task_struct *p)
 {
 	return on_exit(p);
 }
+
+#include "pyprobes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

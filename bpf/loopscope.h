@@ -71,6 +71,7 @@ struct ls_stack {
 };
 
 /* One off-CPU episode: the longest of its reason is kept per busy period. */
+#define LS_AUDIT_LEN 32
 struct ls_block {
 	__u64 ns;
 	__u64 addr;		/* futex word, if the syscall was a futex */
@@ -82,6 +83,40 @@ struct ls_block {
 	__u16 port;		/* peer port, host order */
 	__u8 peer[16];		/* peer address (IPv4 in the first 4 bytes) */
 	char waker_comm[LS_COMM_LEN];
+	char audit[LS_AUDIT_LEN];	/* CPython audit event just before it blocked (--audit) */
+};
+
+#define LS_GC_GENS 3
+#define LS_MAX_GC_RUNS 8
+#define LS_MAX_IMPORTS 4
+#define LS_MODNAME_LEN 56
+
+struct ls_gc_run {
+	__u64 ns;
+	__u32 gen;
+	__u32 pad;
+};
+
+struct ls_import {
+	__u64 ns;
+	char name[LS_MODNAME_LEN];
+};
+
+/* What the interpreter's own probes saw during one busy period (GC, imports). */
+struct ls_py_events {
+	__u64 gc_ns;
+	__u32 gc_count;
+	__u32 nruns;			/* collections in runs[] */
+	__u64 gc_gen_ns[LS_GC_GENS];
+	__u32 gc_gen_count[LS_GC_GENS];
+	__u32 gc_stack_gen;		/* generation of the collection whose stack is kept */
+	__u64 gc_stack_ns;		/* and its length */
+	__u64 import_ns;
+	__u32 import_count;
+	__u32 nimports;			/* longest imports in imports[] */
+	/* arrays last: a new busy period clears only what is above */
+	struct ls_gc_run runs[LS_MAX_GC_RUNS];
+	struct ls_import imports[LS_MAX_IMPORTS];
 };
 
 struct ls_reason_acc {
@@ -104,6 +139,7 @@ enum ls_event_kind {
 	LS_EV_STALL = 1,
 	LS_EV_EXIT,
 	LS_EV_SAMPLE,
+	LS_EV_STACK,		/* a stack just taken: symbolize it while its code objects live */
 };
 
 /* Ring-buffer record: one per stall (busy period >= the threshold). */
@@ -117,6 +153,8 @@ struct ls_stall {
 	__s32 stack_syscall;
 	__u32 stack_reason;
 	struct ls_stack stack;	/* where the loop thread was when it blocked longest */
+	struct ls_py_events ev;
+	struct ls_stack gc_stack;	/* the Python code that triggered the longest collection */
 };
 
 /* Ring-buffer record: an on-CPU sample of a loop thread inside a busy period. */
@@ -162,6 +200,17 @@ struct ls_thread {
 	__u32 stack_reason;
 	struct ls_stack stack;
 
+	/* interpreter probes (USDT or uprobes) */
+	struct ls_py_events ev;
+	struct ls_stack gc_stack;
+	__u64 gc_start_ns;
+	__u32 gc_gen;
+	__u32 imp_depth;
+	__u64 imp_start_ns;
+	char imp_name[LS_MODNAME_LEN];
+	__u64 audit_ns;
+	char audit[LS_AUDIT_LEN];
+
 	/* cumulative, read by userspace every interval */
 	__u64 iterations;
 	__u64 busy_ns;
@@ -169,6 +218,8 @@ struct ls_thread {
 	__u64 stalls;
 	__u64 max_busy_ns;	/* largest busy period in epoch max_epoch */
 	__u64 max_epoch;
+	__u64 gc_total_ns[LS_GC_GENS];
+	__u64 gc_total_count[LS_GC_GENS];
 	__u64 hist[LS_HIST_BUCKETS];
 };
 

@@ -52,6 +52,12 @@
  * code object's names and line table, using code_firstlineno/code_filename as an identity check
  * because a code object's address can be reused after it is freed.
  *
+ * Running asyncio task (3.14+): when tstate_running_task != PY_OFF_NONE, the u64 at ts +
+ * tstate_running_task is the _asyncio.Task the thread is stepping right now (0 between steps).
+ * It lives in _PyThreadStateImpl after PyThreadState, so the offset comes from _asyncio's
+ * AsyncioDebug section (it moves within a minor release); without that section, or before
+ * 3.14 (where the task is found from the outermost coroutine, step 6), it is PY_OFF_NONE.
+ *
  * GIL: a futex wait whose address lies in [gil_addr, gil_addr + gil_size) is a wait for the GIL
  * of the main interpreter (its mutex or condition variables). The u64 at gil_addr +
  * gil_last_holder is the PyThreadState that held it last; the int at gil_addr + gil_locked is
@@ -120,6 +126,10 @@ struct py_offsets {
 	__u8 owner_shim_min;		/* owners >= this are C-entry shims; PY_OWNER_NONE */
 	__u8 owner_generator;		/* owner of generator/coroutine frames; PY_OWNER_NONE */
 	__u8 pad[2];
+
+	/* asyncio (appended: fields above keep their offsets) */
+	__u16 tstate_running_task;	/* TaskObj pointer in the thread state (3.14+), or NONE */
+	__u16 pad2[3];
 };
 
 /* One frame as a walker emits it; userspace turns it into names and a line. */
@@ -127,6 +137,9 @@ struct py_raw_frame {
 	__u64 code;			/* PyCodeObject address, validated against code_type */
 	__s32 lasti;			/* unit per PY_F_LASTI_BYTES */
 	__u32 flags;			/* PY_FRAME_* */
+	__u64 ident;			/* u64 at code + code_filename when walked, 0 if unknown:
+					 * a code object freed and replaced before it is
+					 * symbolized no longer matches it */
 };
 
 #define PY_FRAME_GENERATOR	(1U << 0)	/* frame belongs to a generator/coroutine */

@@ -158,6 +158,8 @@ static long frame_step(__u32 i, void *arg)
 			st->frames[n & (LS_MAX_FRAMES - 1)].lasti = lasti;
 			st->frames[n & (LS_MAX_FRAMES - 1)].flags =
 				owner == o->owner_generator ? PY_FRAME_GENERATOR : 0;
+			st->frames[n & (LS_MAX_FRAMES - 1)].ident =
+				read_u64(code + o->code_filename, &ok);
 			st->nr = n + 1;
 		} else {
 			st->flags |= PY_WALK_BAD_CODE;
@@ -218,6 +220,28 @@ static __always_inline struct ls_stack *py_walk(struct task_struct *task, __u32 
 	    !(st->flags & (PY_WALK_COMPLETE | PY_WALK_FAULT)))
 		st->flags |= PY_WALK_TRUNCATED;
 	return st;
+}
+
+/*
+ * Tell userspace about a stack as soon as it is taken (struct ls_sample, kind LS_EV_STACK):
+ * a module's code object is freed as soon as its import finishes, long before the stall
+ * record arrives. Only the long blocks and collections that get a stack pay for this.
+ */
+static __always_inline void py_stack_taken(void *ringbuf, __u32 tid, __u64 busy_start,
+					   const struct ls_stack *st, __u64 *drops)
+{
+	struct ls_sample *rec;
+
+	rec = bpf_ringbuf_reserve(ringbuf, sizeof(*rec), 0);
+	if (!rec) {
+		__sync_fetch_and_add(drops, 1);
+		return;
+	}
+	rec->kind = LS_EV_STACK;
+	rec->tid = tid;
+	rec->busy_start_ns = busy_start;
+	bpf_probe_read_kernel(&rec->stack, sizeof(rec->stack), st);
+	bpf_ringbuf_submit(rec, 0);
 }
 
 #endif /* __PYSTACK_BPF_H */

@@ -22,7 +22,8 @@ struct env {
 	int freq;		/* on-CPU sampling, Hz; 0: off */
 	bool json;
 	bool poll_loops;
-	bool raw_tp;		/* force the raw tracepoint programs */
+	bool raw_tp;
+	bool audit;		/* CPython audit events name blocking calls */		/* force the raw tracepoint programs */
 	int verbose;
 	const char *btf_path;
 };

@@ -4,12 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "py/pyproc.h"
+#include "py/pyprobes.h"
 #include "py/pysym.h"
 #include "python.h"
+#include "tracer.h"
 
 struct python {
 	struct pyproc *proc;
 	struct pysym *sym;
+	struct py_probes probes;
 };
 
 int python__open(pid_t pid, struct python **out, char *msg, size_t len)
@@ -80,7 +83,13 @@ void python__stack(struct python *py, const struct ls_stack *raw, struct stack_t
 		struct frame_text *ft = &out->f[out->n];
 
 		if (pysym__resolve(py->sym, &raw->frames[i], &pf)) {
+			/* freed before it could be named: say so rather than guess */
+			snprintf(ft->func, sizeof(ft->func), "?");
+			snprintf(ft->file, sizeof(ft->file), "<code object freed>");
+			ft->line = 0;
+			ft->library = true;
 			out->partial = true;
+			out->n++;
 			continue;
 		}
 		copy_tail(ft->func, sizeof(ft->func), pf.func);
@@ -89,6 +98,15 @@ void python__stack(struct python *py, const struct ls_stack *raw, struct stack_t
 		ft->library = where__is_library(pf.file);
 		out->n++;
 	}
+}
+
+void python__warm(struct python *py, const struct ls_stack *raw)
+{
+	struct py_frame pf;
+	__u32 i;
+
+	for (i = 0; i < raw->nr && i < LS_MAX_FRAMES; i++)
+		pysym__resolve(py->sym, &raw->frames[i], &pf);
 }
 
 int python__walk(struct python *py, pid_t tid, struct ls_stack *out)
@@ -109,6 +127,21 @@ int python__walk(struct python *py, pid_t tid, struct ls_stack *out)
 	out->nr = n;
 	out->flags = info.flags;
 	out->coro = info.coro;
+	return 0;
+}
+
+int python__probes(struct python *py, struct tracer_probes *tp)
+{
+	int err = pyprobes__find(py->proc, &py->probes);
+
+	if (err)
+		return err;
+	tp->binary = py->probes.binary;
+	tp->usdt_gc = py->probes.usdt_gc;
+	tp->usdt_import = py->probes.usdt_import;
+	tp->usdt_audit = py->probes.usdt_audit;
+	tp->gc_symbol = py->probes.gc_symbol;
+	tp->gc_gen_arg = py->probes.gc_gen_arg;
 	return 0;
 }
 

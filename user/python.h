@@ -26,8 +26,15 @@ void python__describe(const struct python *py, char *buf, size_t len);
 /* Symbolize a raw stack into out (at most VIEW_FRAMES frames). */
 void python__stack(struct python *py, const struct ls_stack *raw, struct stack_text *out);
 
+/* Resolve a stack's code objects now, while they live; later lookups use the cache. */
+void python__warm(struct python *py, const struct ls_stack *raw);
+
 /* Walk host thread tid's stack from userspace (a thread still blocked has no BPF stack yet). */
 int python__walk(struct python *py, pid_t tid, struct ls_stack *out);
+
+struct tracer_probes;
+/* Where this interpreter's GC/import/audit probe points are (binary must outlive tp's use). */
+int python__probes(struct python *py, struct tracer_probes *tp);
 
 /* Failed remote reads so far (walks and symbols). */
 __u64 python__read_failures(const struct python *py);

@@ -42,6 +42,19 @@ static void json_python(pid_t pid, bool ok, const char *what)
 	json__end(&j);
 }
 
+static void json_sources(pid_t pid, const struct probe_status *st)
+{
+	struct json j;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "sources");
+	json__int(&j, "pid", pid);
+	json__str(&j, "gc", source__name(st->gc));
+	json__str(&j, "imports", source__name(st->imports));
+	json__str(&j, "audit", source__name(st->audit));
+	json__end(&j);
+}
+
 static void frame_json(struct json *j, const struct frame_text *f)
 {
 	json__obj_open(j, NULL);
@@ -60,6 +73,63 @@ static void stack_json(struct json *j, const char *key, const struct stack_text 
 	for (i = 0; i < st->n; i++)
 		frame_json(j, &st->f[i]);
 	json__arr_close(j);
+}
+
+static void frame_obj(struct json *j, const char *key, const struct frame_text *f)
+{
+	json__obj_open(j, key);
+	json__str(j, "func", f->func);
+	json__str(j, "file", f->file);
+	json__uint(j, "line", f->line);
+	json__obj_close(j);
+}
+
+static void events_json(struct json *j, const struct stall_view *v)
+{
+	const struct ls_py_events *ev = &v->ev;
+	char gen[8];
+	__u32 i, g;
+
+	json__obj_open(j, "gc");
+	json__num(j, "ms", ev->gc_ns / 1e6);
+	json__uint(j, "count", ev->gc_count);
+	json__obj_open(j, "gens");
+	for (g = 0; g < LS_GC_GENS; g++) {
+		if (!ev->gc_gen_count[g])
+			continue;
+		snprintf(gen, sizeof(gen), "%u", g);
+		json__obj_open(j, gen);
+		json__uint(j, "count", ev->gc_gen_count[g]);
+		json__num(j, "ms", ev->gc_gen_ns[g] / 1e6);
+		json__obj_close(j);
+	}
+	json__obj_close(j);
+	json__arr_open(j, "runs");
+	for (i = 0; i < ev->nruns && i < LS_MAX_GC_RUNS; i++) {
+		json__obj_open(j, NULL);
+		json__uint(j, "gen", ev->runs[i].gen);
+		json__num(j, "ms", ev->runs[i].ns / 1e6);
+		json__obj_close(j);
+	}
+	json__arr_close(j);
+	if (v->has_gc_where)
+		frame_obj(j, "trigger", &v->gc_where);
+	json__obj_close(j);
+	json__obj_open(j, "imports");
+	json__num(j, "ms", ev->import_ns / 1e6);
+	json__uint(j, "count", ev->import_count);
+	json__arr_open(j, "modules");
+	for (i = 0; i < ev->nimports && i < LS_MAX_IMPORTS; i++) {
+		char name[LS_MODNAME_LEN + 1];
+
+		snprintf(name, sizeof(name), "%.*s", LS_MODNAME_LEN, ev->imports[i].name);
+		json__obj_open(j, NULL);
+		json__str(j, "module", name);
+		json__num(j, "ms", ev->imports[i].ns / 1e6);
+		json__obj_close(j);
+	}
+	json__arr_close(j);
+	json__obj_close(j);
 }
 
 static void python_json(struct json *j, const struct stall_view *v)
@@ -141,6 +211,12 @@ static void block_json(struct json *j, const struct ls_block *b, int reason)
 	}
 	if (b->addr)
 		json__uint(j, "futex", b->addr);
+	if (b->audit[0]) {
+		char audit[LS_AUDIT_LEN + 1];
+
+		snprintf(audit, sizeof(audit), "%.*s", LS_AUDIT_LEN, b->audit);
+		json__str(j, "audit", audit);
+	}
 	if (b->waker_tid) {
 		json__uint(j, "waker_tid", b->waker_tid);
 		json__str(j, "waker_comm", b->waker_comm);
@@ -177,6 +253,7 @@ static void stall_body(struct json *j, const struct stall_view *v)
 		json__obj_close(j);
 	}
 	json__obj_close(j);
+	events_json(j, v);
 	python_json(j, v);
 }
 
@@ -222,6 +299,27 @@ static void json_summary(const struct summary *s)
 		json__obj_close(&j);
 	}
 	json__arr_close(&j);
+	if (s->python) {
+		int g;
+		char gen[8];
+
+		json__obj_open(&j, "sources");
+		json__str(&j, "gc", s->sources.gc);
+		json__str(&j, "imports", s->sources.imports);
+		json__str(&j, "audit", s->sources.audit);
+		json__obj_close(&j);
+		json__obj_open(&j, "gc");
+		for (g = 0; g < LS_GC_GENS; g++) {
+			snprintf(gen, sizeof(gen), "%d", g);
+			json__obj_open(&j, gen);
+			json__uint(&j, "count", s->gc_gen_count[g]);
+			json__num(&j, "ms", s->gc_gen_ms[g]);
+			json__obj_close(&j);
+		}
+		json__num(&j, "in_stalls_ms", s->gc_stall_ms);
+		json__num(&j, "stall_share_pct", s->stall_ms ? 100 * s->gc_stall_ms / s->stall_ms : 0);
+		json__obj_close(&j);
+	}
 	json__obj_open(&j, "dropped");
 	json__uint(&j, "ringbuf", s->counters.ringbuf_drops);
 	json__uint(&j, "threads_table_full", s->counters.thread_map_full);
@@ -234,6 +332,7 @@ const struct reporter report_json = {
 	.attached = json_attached,
 	.waiting = json_waiting,
 	.python = json_python,
+	.sources = json_sources,
 	.interval = json_interval,
 	.stall = json_stall,
 	.summary = json_summary,

@@ -41,6 +41,16 @@ const char *fdkind__name(int k)
 	return k >= 0 && k < LS_NR_FDKINDS ? fd_names[k] : "?";
 }
 
+const char *source__name(enum probe_source s)
+{
+	switch (s) {
+	case SRC_USDT: return "usdt";
+	case SRC_UPROBE: return "uprobe";
+	case SRC_OFF: return "off";
+	default: return "none";
+	}
+}
+
 void block__peer(const struct ls_block *b, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN] = "";
@@ -77,7 +87,10 @@ void block__describe(const struct ls_block *b, int reason, char *buf, size_t len
 	if (b->addr && n < len)
 		n += snprintf(buf + n, len - n, " at 0x%llx", (unsigned long long)b->addr);
 	if (reason == LS_R_LOCK && b->waker_tid && n < len)
-		snprintf(buf + n, len - n, ", woken by tid %u (%s)", b->waker_tid, b->waker_comm);
+		n += snprintf(buf + n, len - n, ", woken by tid %u (%s)", b->waker_tid,
+			      b->waker_comm);
+	if (b->audit[0] && n < len)
+		snprintf(buf + n, len - n, " [audit: %.*s]", LS_AUDIT_LEN, b->audit);
 }
 
 const char *short_path(const char *file)

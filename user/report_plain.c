@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Human output: one line per loop per interval, a block per stall, a summary at the end. */
 #include <stdio.h>
+#include <string.h>
 #include "report.h"
 #include "syscalls.h"
 
@@ -25,6 +26,16 @@ static void plain_python(pid_t pid, bool ok, const char *what)
 	else
 		fprintf(stderr, "loopscope: pid %d: no Python stacks (%s); stalls are still "
 				"reported, without them\n", pid, what);
+}
+
+static void plain_sources(pid_t pid, const struct probe_status *st)
+{
+	fprintf(stderr, "loopscope: pid %d: GC timing: %s; imports: %s; audit events: %s\n", pid,
+		st->gc == SRC_USDT ? "USDT probes" : st->gc == SRC_UPROBE ? "uprobes (no USDT)"
+		: "unavailable for this interpreter",
+		st->imports == SRC_USDT ? "USDT probes" : "unavailable (no USDT)",
+		st->audit == SRC_OFF ? "off (--audit)" : st->audit == SRC_USDT ? "USDT probes"
+		: "unavailable (no USDT)");
 }
 
 static void plain_interval(double wall, const struct loop_interval *iv, int n)
@@ -63,6 +74,32 @@ static void print_reasons(const struct stall_view *v, const char *indent)
 	}
 }
 
+static void print_py_events(const struct stall_view *v)
+{
+	const struct ls_py_events *ev = &v->ev;
+	__u32 i, g;
+
+	if (ev->gc_count) {
+		printf("    %-16s %9.1f ms  x%-3u", "of which GC", ev->gc_ns / 1e6, ev->gc_count);
+		for (g = 0; g < LS_GC_GENS; g++)
+			if (ev->gc_gen_count[g])
+				printf(" gen%u: %u in %.1f ms", g, ev->gc_gen_count[g],
+				       ev->gc_gen_ns[g] / 1e6);
+		putchar('\n');
+		if (v->has_gc_where)
+			printf("      longest (gen%u, %.1f ms) set off at %s (%s:%u)\n",
+			       ev->gc_stack_gen, ev->gc_stack_ns / 1e6, v->gc_where.func,
+			       v->gc_where.file, v->gc_where.line);
+	}
+	if (ev->import_count) {
+		printf("    %-16s %9.1f ms  x%-3u", "imports", ev->import_ns / 1e6, ev->import_count);
+		for (i = 0; i < ev->nimports && i < LS_MAX_IMPORTS; i++)
+			printf(" %.*s (%.1f ms)", LS_MODNAME_LEN, ev->imports[i].name,
+			       ev->imports[i].ns / 1e6);
+		putchar('\n');
+	}
+}
+
 static void print_stack(const struct stack_text *st, const char *indent, int max)
 {
 	int i;
@@ -90,6 +127,7 @@ static void plain_stall(const struct stall_view *v)
 	if (v->has_where)
 		printf("    where: %s (%s:%u)\n", v->where.func, v->where.file, v->where.line);
 	print_reasons(v, "    ");
+	print_py_events(v);
 	if (v->blocked.n) {
 		sc = v->blocked_syscall >= 0 ? syscall__name(v->blocked_syscall) : NULL;
 		printf("    blocked %.1f ms in %s (%s), Python stack:\n", v->blocked_ms,
@@ -141,6 +179,21 @@ static void plain_summary(const struct summary *s)
 			printf("               at %s (%s:%u)\n", v->where.func, v->where.file,
 			       v->where.line);
 	}
+	if (s->python) {
+		double gc = s->gc_gen_ms[0] + s->gc_gen_ms[1] + s->gc_gen_ms[2];
+
+		printf("sources: GC %s, imports %s, audit %s\n", s->sources.gc, s->sources.imports,
+		       s->sources.audit);
+		if (!strcmp(s->sources.gc, "none"))
+			printf("GC timing unavailable for this interpreter\n");
+		else
+			printf("GC on loop threads: %.1f ms (gen0 %llu in %.1f ms, gen1 %llu in %.1f ms, "
+			       "gen2 %llu in %.1f ms); %.1f ms inside stalls (%.1f%% of stall time)\n",
+			       gc, (unsigned long long)s->gc_gen_count[0], s->gc_gen_ms[0],
+			       (unsigned long long)s->gc_gen_count[1], s->gc_gen_ms[1],
+			       (unsigned long long)s->gc_gen_count[2], s->gc_gen_ms[2],
+			       s->gc_stall_ms, s->stall_ms ? 100 * s->gc_stall_ms / s->stall_ms : 0);
+	}
 	printf("dropped: %llu stall records (ring buffer full), %llu loop threads (table full), "
 	       "%llu failed fd reads\n",
 	       (unsigned long long)s->counters.ringbuf_drops,
@@ -153,6 +206,7 @@ const struct reporter report_plain = {
 	.attached = plain_attached,
 	.waiting = plain_waiting,
 	.python = plain_python,
+	.sources = plain_sources,
 	.interval = plain_interval,
 	.stall = plain_stall,
 	.summary = plain_summary,

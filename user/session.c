@@ -46,6 +46,7 @@ struct run {
 	struct stats *st;
 	struct python *py;
 	struct samples *samples;
+	struct probe_status probes;
 	double py_deadline;	/* give up finding the interpreter after this */
 	bool py_done;		/* found it, or gave up */
 };
@@ -114,6 +115,18 @@ static void enrich(struct run *r, struct stall_view *v)
 		from = &v->blocked;
 	else if (v->nstacks)
 		from = &v->oncpu[0];
+	if (v->ev.gc_stack_ns && v->gc_raw.nr) {
+		struct stack_text *gc = malloc(sizeof(*gc));
+
+		if (gc) {
+			python__stack(r->py, &v->gc_raw, gc);
+			if (gc->n) {
+				v->gc_where = *(stack__where(gc) ?: &gc->f[0]);
+				v->has_gc_where = true;
+			}
+			free(gc);
+		}
+	}
 	if (!from || !from->n)
 		return;
 	where = stack__where(from) ?: &from->f[0];
@@ -143,6 +156,26 @@ static void on_sample(void *ctx, const struct ls_sample *rec)
 	samples__add(r->samples, rec);
 }
 
+/* GC, imports and audit from the interpreter's own probes, where it has them. */
+static void attach_probes(struct run *r)
+{
+	struct probe_status st = { SRC_NONE, SRC_NONE, r->env->audit ? SRC_NONE : SRC_OFF };
+	struct tracer_probes tp = {};
+
+	if (!python__probes(r->py, &tp))
+		tracer__attach_probes(r->tr, r->tgt.pid, &tp, r->env->audit, &st);
+	r->probes = st;
+	r->rep->sources(r->tgt.pid, &st);
+}
+
+static void on_stack(void *ctx, const struct ls_sample *rec)
+{
+	struct run *r = ctx;
+
+	if (r->py)
+		python__warm(r->py, &rec->stack);
+}
+
 /*
  * Find the interpreter and hand BPF its offsets. A process started by `run` has no
  * initialised interpreter for its first milliseconds: keep trying for a while.
@@ -155,8 +188,9 @@ static void find_python(struct run *r)
 	if (r->py_done || !target__execed(&r->tgt))
 		return;
 	err = python__open(r->tgt.pid, &r->py, msg, sizeof(msg));
-	/* a starting program may not have mapped libpython yet */
-	if ((err == -EAGAIN || (err == -ENOEXEC && r->tgt.spawned)) && now_mono() < r->py_deadline)
+	/* a starting program may not have mapped libpython or set up its interpreter yet */
+	if (err && (err == -EAGAIN || (r->tgt.spawned && err != -EOPNOTSUPP)) &&
+	    now_mono() < r->py_deadline)
 		return;
 	r->py_done = true;
 	if (!err)
@@ -167,6 +201,7 @@ static void find_python(struct run *r)
 		r->rep->python(r->tgt.pid, false, msg[0] ? msg : strerror(-err));
 		return;
 	}
+	attach_probes(r);
 	if (r->env->freq && tracer__sample(r->tr, r->env->freq))
 		fprintf(stderr, "loopscope: on-CPU sampling unavailable (perf events): %s\n",
 			strerror(errno));
@@ -214,6 +249,7 @@ static int setup(struct run *r, char *err, size_t len)
 		.stall = on_stall,
 		.exit = on_exit_thread,
 		.sample = on_sample,
+		.stack = on_stack,
 		.ctx = r,
 	};
 	struct tracer_opts o = {
@@ -335,6 +371,10 @@ int session__run(const struct env *env)
 		sum.end = end;
 	}
 	tracer__counters(r.tr, &sum.counters);
+	sum.python = r.py != NULL;
+	sum.sources.gc = source__name(r.py ? r.probes.gc : SRC_NONE);
+	sum.sources.imports = source__name(r.py ? r.probes.imports : SRC_NONE);
+	sum.sources.audit = source__name(r.py ? r.probes.audit : (env->audit ? SRC_NONE : SRC_OFF));
 	r.rep->summary(&sum);
 	ret = 0;
 	if (!sum.loops) {

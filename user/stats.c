@@ -14,6 +14,7 @@ struct snap {
 	double when;
 	char comm[16];
 	__u64 iterations, busy_ns, idle_ns, stalls;
+	__u64 gc_ns[LS_GC_GENS], gc_count[LS_GC_GENS];
 	__u64 hist[LS_HIST_BUCKETS];
 	struct loop_interval cur;
 	bool blocked;
@@ -94,7 +95,7 @@ static int dominant_cause(const struct ls_busy *b, __u64 oncpu)
 
 static void fill_view(struct stats *s, struct stall_view *v, __u32 tid, const struct ls_busy *b,
 		      __u64 dur_ns, const struct ls_stack *stack, __u64 stack_ns, int syscall,
-		      int reason)
+		      int reason, const struct ls_py_events *ev, const struct ls_stack *gc)
 {
 	__u64 off = b->offcpu_ns > dur_ns ? dur_ns : b->offcpu_ns;
 
@@ -113,6 +114,9 @@ static void fill_view(struct stats *s, struct stall_view *v, __u32 tid, const st
 	v->blocked_ms = stack_ns / 1e6;
 	v->blocked_syscall = syscall;
 	v->blocked_reason = reason;
+	v->ev = *ev;
+	if (ev->gc_stack_ns)
+		v->gc_raw = *gc;
 }
 
 /* Keep the longest stalls, longest first. */
@@ -145,6 +149,8 @@ void stats__count(struct stats *s, const struct stall_view *v)
 	sum->stall_ms += v->dur_ms;
 	sum->cause_stalls[v->cause]++;
 	sum->cause_ms[CAUSE_CPU] += v->oncpu_ms;
+	sum->gc_stall_ms += v->ev.gc_ns / 1e6;
+	sum->import_stall_ms += v->ev.import_ns / 1e6;
 	for (i = 0; i < LS_NR_REASONS; i++)
 		sum->cause_ms[i] += v->busy.r[i].ns / 1e6;
 	keep_top(sum, s->top_n, v);
@@ -153,7 +159,7 @@ void stats__count(struct stats *s, const struct stall_view *v)
 void stats__stall_view(struct stats *s, const struct ls_stall *rec, struct stall_view *v)
 {
 	fill_view(s, v, rec->tid, &rec->busy, rec->dur_ns, &rec->stack, rec->stack_ns,
-		  rec->stack_syscall, rec->stack_reason);
+		  rec->stack_syscall, rec->stack_reason, &rec->ev, &rec->gc_stack);
 }
 
 static struct snap *snap_get(struct stats *s, __u32 tid)
@@ -277,7 +283,7 @@ void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 
 		iv->blocked_ms = ongoing_ns / 1e6;
 		charge_open_episode(&busy, t, now * 1e9);
 		fill_view(s, sn->ongoing, tid, &busy, ongoing_ns, &t->stack, t->stack_ns,
-			  t->stack_syscall, t->stack_reason);
+			  t->stack_syscall, t->stack_reason, &t->ev, &t->gc_stack);
 		sn->ongoing->ongoing = true;
 	}
 	sn->blocked = sn->blocked && sn->ongoing;
@@ -286,6 +292,8 @@ void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 
 	sn->busy_ns = t->busy_ns;
 	sn->idle_ns = t->idle_ns;
 	sn->stalls = t->stalls;
+	memcpy(sn->gc_ns, t->gc_total_ns, sizeof(sn->gc_ns));
+	memcpy(sn->gc_count, t->gc_total_count, sizeof(sn->gc_count));
 	memcpy(sn->hist, t->hist, sizeof(sn->hist));
 }
 
@@ -299,6 +307,8 @@ void stats__thread_exit(struct stats *s, __u32 tid, const struct ls_thread *t)
 	sn->busy_ns = t->busy_ns;
 	sn->idle_ns = t->idle_ns;
 	sn->stalls = t->stalls;
+	memcpy(sn->gc_ns, t->gc_total_ns, sizeof(sn->gc_ns));
+	memcpy(sn->gc_count, t->gc_total_count, sizeof(sn->gc_count));
 	sn->blocked = false;
 	sn->seen = false;
 }
@@ -347,6 +357,12 @@ void stats__summary(struct stats *s, struct summary *sum)
 	int i;
 
 	for (i = 0; i < s->nsnaps; i++) {
+		int g;
+
+		for (g = 0; g < LS_GC_GENS; g++) {
+			s->sum.gc_gen_ms[g] += s->snaps[i].gc_ns[g] / 1e6;
+			s->sum.gc_gen_count[g] += s->snaps[i].gc_count[g];
+		}
 		s->sum.iterations += s->snaps[i].iterations;
 		busy += s->snaps[i].busy_ns;
 		idle += s->snaps[i].idle_ns;

@@ -43,6 +43,9 @@ struct stall_view {
 	int blocked_syscall;
 	int blocked_reason;
 
+	struct ls_py_events ev;		/* GC and imports inside this stall */
+	struct ls_stack gc_raw;		/* what triggered the longest collection */
+
 	/* filled by the session when the interpreter can be read */
 	bool python;
 	struct stack_text blocked;
@@ -52,6 +55,8 @@ struct stall_view {
 	bool has_where;
 	struct frame_text where;	/* innermost frame of the user's code */
 	const char *where_from;		/* "blocked" or "on-CPU" */
+	bool has_gc_where;
+	struct frame_text gc_where;	/* the user's frame whose allocation set off the GC */
 };
 
 struct summary {
@@ -68,6 +73,14 @@ struct summary {
 	struct stall_view top[STATS_TOP_MAX];	/* longest first */
 	struct ls_counters counters;
 	const char *end;			/* why the run ended */
+	double gc_gen_ms[LS_GC_GENS];		/* every collection on loop threads */
+	__u64 gc_gen_count[LS_GC_GENS];
+	double gc_stall_ms;			/* collections inside stalls */
+	double import_stall_ms;
+	bool python;				/* stacks were available */
+	struct probe_status_view {
+		const char *gc, *imports, *audit;	/* "usdt", "uprobe", "none", "off" */
+	} sources;
 };
 
 struct stats;

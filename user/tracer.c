@@ -23,6 +23,8 @@ struct tracer {
 	int ncpus;
 	int *perf_fds;
 	struct bpf_link **perf_links;
+	int nprobes;
+	struct bpf_link *probes[8];	/* USDT and uprobes on the interpreter */
 };
 
 /* "0-3,5": the online CPUs, as the kernel lists them. */
@@ -72,6 +74,8 @@ static int on_record(void *ctx, void *data, size_t len)
 		tr->cbs.exit(tr->cbs.ctx, e->tid, &e->t);
 	else if (len >= sizeof(struct ls_sample) && e->kind == LS_EV_SAMPLE)
 		tr->cbs.sample(tr->cbs.ctx, data);
+	else if (len >= sizeof(struct ls_sample) && e->kind == LS_EV_STACK)
+		tr->cbs.stack(tr->cbs.ctx, data);
 	return 0;
 }
 
@@ -254,6 +258,61 @@ int tracer__set_python(struct tracer *tr, const struct py_offsets *o)
 	return 0;
 }
 
+static bool usdt(struct tracer *tr, struct bpf_program *prog, pid_t pid, const char *binary,
+		 const char *name)
+{
+	struct bpf_link *l;
+
+	if (tr->nprobes >= (int)(sizeof(tr->probes) / sizeof(tr->probes[0])))
+		return false;
+	l = bpf_program__attach_usdt(prog, pid, binary, "python", name, NULL);
+	if (!l)
+		return false;
+	tr->probes[tr->nprobes++] = l;
+	return true;
+}
+
+static bool uprobe(struct tracer *tr, struct bpf_program *prog, pid_t pid, const char *binary,
+		   const char *func, bool ret)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = ret);
+	struct bpf_link *l;
+
+	if (tr->nprobes >= (int)(sizeof(tr->probes) / sizeof(tr->probes[0])))
+		return false;
+	l = bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &opts);
+	if (!l)
+		return false;
+	tr->probes[tr->nprobes++] = l;
+	return true;
+}
+
+int tracer__attach_probes(struct tracer *tr, pid_t pid, const struct tracer_probes *p,
+			  bool audit, struct probe_status *st)
+{
+	struct loopscope_bpf *sk = tr->skel;
+
+	st->gc = st->imports = SRC_NONE;
+	st->audit = audit ? SRC_NONE : SRC_OFF;
+	/* USDT semaphores are raised by the kernel only while these links exist */
+	if (p->usdt_gc && usdt(tr, sk->progs.ls_gc_start, pid, p->binary, "gc__start") &&
+	    usdt(tr, sk->progs.ls_gc_done, pid, p->binary, "gc__done"))
+		st->gc = SRC_USDT;
+	if (st->gc == SRC_NONE && p->gc_symbol && p->gc_symbol[0]) {
+		sk->data->gc_gen_arg = p->gc_gen_arg;
+		if (uprobe(tr, sk->progs.ls_gc_enter, pid, p->binary, p->gc_symbol, false) &&
+		    uprobe(tr, sk->progs.ls_gc_exit, pid, p->binary, p->gc_symbol, true))
+			st->gc = SRC_UPROBE;
+	}
+	if (p->usdt_import &&
+	    usdt(tr, sk->progs.ls_imp_start, pid, p->binary, "import__find__load__start") &&
+	    usdt(tr, sk->progs.ls_imp_done, pid, p->binary, "import__find__load__done"))
+		st->imports = SRC_USDT;
+	if (audit && p->usdt_audit && usdt(tr, sk->progs.ls_audit, pid, p->binary, "audit"))
+		st->audit = SRC_USDT;
+	return 0;
+}
+
 int tracer__sample(struct tracer *tr, int freq)
 {
 	struct perf_event_attr attr = {
@@ -306,6 +365,8 @@ void tracer__free(struct tracer *tr)
 
 	if (!tr)
 		return;
+	for (cpu = 0; cpu < tr->nprobes; cpu++)
+		bpf_link__destroy(tr->probes[cpu]);
 	for (cpu = 0; cpu < tr->ncpus; cpu++) {
 		if (tr->perf_links)
 			bpf_link__destroy(tr->perf_links[cpu]);

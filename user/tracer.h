@@ -26,6 +26,7 @@ struct tracer_cbs {
 	void (*stall)(void *ctx, const struct ls_stall *s);
 	void (*exit)(void *ctx, __u32 tid, const struct ls_thread *t);	/* last counters */
 	void (*sample)(void *ctx, const struct ls_sample *s);
+	void (*stack)(void *ctx, const struct ls_sample *s);	/* a stack just taken */
 	void *ctx;
 };
 
@@ -33,6 +34,23 @@ int tracer__new(const struct tracer_opts *opts, const struct tracer_cbs *cbs,
 		struct tracer **out);
 /* Hand the BPF stack walker this process's CPython offsets; stacks start being taken. */
 int tracer__set_python(struct tracer *tr, const struct py_offsets *o);
+/* The interpreter's probe points, as user/py/ found them. */
+struct tracer_probes {
+	const char *binary;
+	bool usdt_gc, usdt_import, usdt_audit;
+	const char *gc_symbol;	/* uprobe fallback, NULL or "" if none */
+	int gc_gen_arg;
+};
+
+enum probe_source { SRC_NONE, SRC_USDT, SRC_UPROBE, SRC_OFF };
+
+struct probe_status {
+	enum probe_source gc, imports, audit;
+};
+
+/* Attach GC, import (and with audit, audit) probes; st says what is in place. */
+int tracer__attach_probes(struct tracer *tr, pid_t pid, const struct tracer_probes *p,
+			  bool audit, struct probe_status *st);
 /* Sample loop threads on CPU at freq Hz (perf events on every CPU, filtered in BPF). */
 int tracer__sample(struct tracer *tr, int freq);
 int tracer__poll(struct tracer *tr, int timeout_ms);

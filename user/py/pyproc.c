@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "elf.h"
 #include "procfs.h"
 #include "pyinternal.h"
 #include "pyproc.h"
@@ -220,6 +221,95 @@ static int validate(struct pyproc *p)
 	return 0;
 }
 
+#define MAX_ASYNCIO_FILES 16
+
+/*
+ * Files that may define AsyncioDebug: _asyncio built as its own extension module (3.14
+ * distributions) or the interpreter image itself (3.15 builds _asyncio in; so do builds that
+ * link extensions into libpython).
+ */
+static bool asyncio_candidate(const struct pyproc *p, const struct proc_map *m)
+{
+	const char *base;
+
+	if (!m->path || !m->inode)
+		return false;
+	if (!strcmp(m->path, p->img.path))
+		return true;
+	base = strrchr(m->path, '/');
+	return strstr(base ? base + 1 : m->path, "_asyncio") != NULL;
+}
+
+/* Returns 0 with the section's bytes in buf, -ENOENT if m has no AsyncioDebug section. */
+static int read_asyncio_debug(const struct pyproc *p, const struct proc_map *m, __u8 *buf)
+{
+	struct elf_file *ef = NULL;
+	struct elf_section sec;
+	const void *data;
+	char path[4200];
+	size_t len;
+	int err;
+
+	err = procfs__mapped_path(p->pid, m, path, sizeof(path));
+	if (err)
+		return err;
+	err = elf__open(path, &ef);
+	if (err)
+		return err;
+	/* the variable's section is named after it, with or without the dot depending on build */
+	if (elf__find_section(ef, ".AsyncioDebug", &sec) &&
+	    elf__find_section(ef, "AsyncioDebug", &sec)) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	err = elf__section_data(ef, &sec, &data, &len);
+	if (err)
+		goto cleanup;
+	if (len < PY_ASYNCIO_DEBUG_LEN) {
+		err = -EPROTO;
+		goto cleanup;
+	}
+	memcpy(buf, data, PY_ASYNCIO_DEBUG_LEN);
+cleanup:
+	elf__close(ef);
+	return err;
+}
+
+int pyproc__load_asyncio_debug(struct pyproc *p)
+{
+	struct proc_maps maps = { 0 };
+	__u8 buf[PY_ASYNCIO_DEBUG_LEN];
+	__u64 seen[MAX_ASYNCIO_FILES];
+	char msg[256];
+	size_t i, j, nseen = 0;
+	int err;
+
+	if (p->lay.minor < 14)
+		return -EOPNOTSUPP;
+	if (p->lay.aio.asyncio_debug)
+		return 0;
+	err = procfs__maps(p->pid, &maps);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (i = 0; i < maps.n && err == -ENOENT; i++) {
+		if (!asyncio_candidate(p, &maps.v[i]))
+			continue;
+		for (j = 0; j < nseen && seen[j] != maps.v[i].inode; j++)
+			;
+		if (j < nseen || nseen == MAX_ASYNCIO_FILES)
+			continue;
+		seen[nseen++] = maps.v[i].inode;
+		err = read_asyncio_debug(p, &maps.v[i], buf);
+		if (err && err != -ENOENT)
+			err = -ENOENT;	/* unreadable candidate: try the others */
+	}
+	if (!err)
+		err = pyversion__apply_asyncio_debug(&p->lay, buf, sizeof(buf), msg, sizeof(msg));
+	procfs__maps_free(&maps);
+	return err;
+}
+
 int pyproc__open(int pid, struct pyproc **out)
 {
 	struct pyproc *p = NULL;
@@ -256,6 +346,9 @@ int pyproc__open(int pid, struct pyproc **out)
 		goto cleanup;
 	resolve_gil(p);
 	p->lay.off.pthread_tid = pythreads__pthread_tid(p);
+	/* 3.14+ running task for BPF; _asyncio may not be loaded yet: pytasks retries */
+	if (p->lay.minor >= 14)
+		pyproc__load_asyncio_debug(p);
 	*out = p;
 	return 0;
 

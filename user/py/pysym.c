@@ -197,11 +197,27 @@ int pysym__resolve(struct pysym *s, const struct py_raw_frame *rf, struct py_fra
 
 	s->st.lookups++;
 	err = read_code_hdr(s, rf->code, &h);
+	e = &s->slots[slot_of(rf->code)];
+	if (err && e->code == rf->code && (err == -EINVAL || err == -EFAULT) &&
+	    (!rf->ident || rf->ident == e->file_ptr)) {
+		/*
+		 * Freed since it was cached (a module's code dies once its import ends). A
+		 * replacement code object would have passed the type check and then failed
+		 * the identity check below, so this entry is still the one the stack saw.
+		 */
+		s->st.dead++;
+		fill_out(s, e, rf->lasti, out);
+		return 0;
+	}
 	if (err) {
 		s->st.invalid += err == -EINVAL;
 		return err;
 	}
-	e = &s->slots[slot_of(rf->code)];
+	if (rf->ident && rf->ident != h.file_ptr) {
+		/* another code object lives at this address now */
+		s->st.stale++;
+		return -ESTALE;
+	}
 	if (e->code == rf->code) {
 		if (e->name_ptr == h.name_ptr && e->file_ptr == h.file_ptr &&
 		    e->table_ptr == h.table_ptr && e->firstlineno == h.firstlineno) {

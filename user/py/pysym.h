@@ -28,6 +28,7 @@ struct pysym_stats {
 	__u64 invalid;			/* address is not a code object (any more) */
 	__u64 read_failures;		/* reads of the target that failed */
 	__u64 bad_tables;		/* line table missing or too large */
+	__u64 dead;			/* answered from the cache for a code object since freed */
 };
 
 /* p must outlive the symbolizer. A symbolizer is not thread-safe: one per thread, or a lock. */
@@ -36,7 +37,8 @@ void pysym__free(struct pysym *s);
 
 /*
  * Resolve one frame as a walker emitted it. Returns 0, -EINVAL if code is not a code object,
- * or a negative errno if the target could not be read. Names that cannot be read come back
+ * -ESTALE if another code object has replaced the one the walker saw (rf->ident), or a
+ * negative errno if the target could not be read. Names that cannot be read come back
  * as "?" rather than failing the frame.
  */
 int pysym__resolve(struct pysym *s, const struct py_raw_frame *rf, struct py_frame *out);

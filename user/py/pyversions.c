@@ -42,6 +42,7 @@ static void common_layout(struct py_layout *l)
 	o->pthread_tid = NONE;
 	o->owner_shim_min = PY_OWNER_NONE;
 	o->owner_generator = PY_OWNER_NONE;
+	o->tstate_running_task = NONE;
 	l->tstate_base_frame_ptr = NONE;
 	l->runtime_gil = NONE;
 	l->interp_gil_ptr = NONE;
@@ -193,6 +194,103 @@ static void layout_313plus(struct py_layout *l, unsigned int minor)
 	}
 }
 
+/* One column per minor release, 3.8 first. */
+#define PER_MINOR(minor, v8, v9, v10, v11, v12, v13, v14, v15) \
+	((const __u16[]){ v8, v9, v10, v11, v12, v13, v14, v15 }[(minor) - 8])
+
+/*
+ * _asyncio's C objects and where asyncio keeps its state. TaskObj/FutureObj measured from DWARF
+ * and checked in-process (ctypes) on every build; 3.13's running loop and 3.14+'s task lists
+ * are only defaults here: debug offsets and the AsyncioDebug section override them.
+ */
+static void layout_asyncio(struct py_layout *l, unsigned int minor)
+{
+	struct py_asyncio_layout *a = &l->aio;
+
+	a->interp_modules = PER_MINOR(minor, 56, 856, 856, 888, 944, 7656, 7688, 7592);
+	a->module_dict = 16;
+	a->module_state = minor >= 15 ? 24 : 32;
+	a->state_current_tasks = minor == 12 || minor == 13 ? 48 : NONE;
+	a->state_scheduled_tasks = minor == 12 || minor == 13 ? 56 : NONE;
+	a->state_eager_tasks = minor == 12 || minor == 13 ? 64 : NONE;
+	a->tstate_dict = PER_MINOR(minor, 152, 152, 152, 128, 112, NONE, NONE, NONE);
+	a->holder_loop = minor <= 11 ? 16 : NONE;
+	a->tstate_running_loop = PER_MINOR(minor, NONE, NONE, NONE, NONE, NONE, 312, 864, 1024);
+	a->tstate_tasks_head = PER_MINOR(minor, NONE, NONE, NONE, NONE, NONE, NONE, 880, 1048);
+	a->interp_tasks_head = PER_MINOR(minor, NONE, NONE, NONE, NONE, NONE, NONE, 10880, 10856);
+
+	a->task_size = PER_MINOR(minor, 144, 184, 192, 176, 176, 144, 168, 168);
+	a->fut_loop = 16;
+	a->fut_state = PER_MINOR(minor, 72, 80, 88, 88, 88, 96, 104, 104);
+	/* an int up to 3.12, then bit 0 of a bitfield word */
+	a->fut_log_tb = PER_MINOR(minor, 76, 84, 92, 92, 92, 100, 110, 110);
+	a->fut_log_tb_mask = 1;
+	a->task_fut_waiter = PER_MINOR(minor, 104, 144, 152, 128, 128, 112, 120, 120);
+	a->task_coro = PER_MINOR(minor, 112, 152, 160, 136, 136, 120, 128, 128);
+	a->task_name = PER_MINOR(minor, 120, 160, 168, 144, 144, 128, 136, 136);
+	a->task_awaited_by = minor >= 14 ? 96 : NONE;
+	a->task_awaited_by_is_set = minor >= 14 ? 109 : NONE;
+	a->task_node = minor >= 14 ? 152 : NONE;
+
+	a->gen_qualname = PER_MINOR(minor, 56, 56, 48, 40, 32, 32, 32, 32);
+	a->gen_frame = minor <= 10 ? 16 : NONE;
+	a->gen_frame_state = PER_MINOR(minor, NONE, NONE, NONE, 75, 67, 67, 67, 67);
+	a->code_code = minor <= 10 ? 48 : NONE;
+	a->frame_localsplus = NONE;
+	a->await_slot = 1;
+	if (minor <= 9) {
+		a->await_kind = PY_AWAIT_STACKTOP;
+		a->frame_stack = 72;		/* f_stacktop */
+		a->await_op = 72;		/* YIELD_FROM */
+		a->await_op_alt = 72;
+	} else if (minor == 10) {
+		a->await_kind = PY_AWAIT_STACKDEPTH;
+		a->frame_stack = 80;		/* f_stackdepth */
+		a->frame_localsplus = 64;	/* f_valuestack */
+		a->await_op = 72;
+		a->await_op_alt = 72;
+	} else if (minor <= 12) {
+		a->await_kind = PY_AWAIT_RESUME;
+		a->state_yield_from = -1;	/* FRAME_SUSPENDED */
+		a->state_yield_from_max = -1;
+		a->frame_stack = 64;		/* stacktop */
+		a->frame_localsplus = 72;
+		a->await_op = 151;		/* RESUME */
+		/* RESUME_QUICK (3.11) / INSTRUMENTED_RESUME (3.12) */
+		a->await_op_alt = minor == 11 ? 150 : 240;
+	} else if (minor == 13) {
+		a->await_kind = PY_AWAIT_INDEX;
+		a->state_yield_from = -1;	/* FRAME_SUSPENDED_YIELD_FROM */
+		a->state_yield_from_max = -1;
+		a->frame_stack = 64;
+		a->frame_localsplus = 72;
+	} else {
+		a->await_kind = PY_AWAIT_POINTER;
+		a->frame_stack = 64;		/* stackpointer */
+		if (minor == 14) {
+			a->state_yield_from = -1;
+			a->state_yield_from_max = -1;
+		} else {
+			/* renumbered; _LOCKED is a yield-from being inspected by another thread */
+			a->state_yield_from = 2;
+			a->state_yield_from_max = 3;
+			a->await_slot = 2;	/* slot -1 holds NULL */
+		}
+	}
+
+	a->attrs = minor <= 10 ? PY_ATTRS_DICTOFFSET : minor == 11 ? PY_ATTRS_MANAGED :
+		   minor == 12 ? PY_ATTRS_TAGGED : PY_ATTRS_INLINE;
+	a->type_name = 24;
+	a->type_basicsize = 32;
+	a->type_flags = 168;
+	a->type_base = 256;
+	a->type_dictoffset = 288;
+	a->ht_cached_keys = PER_MINOR(minor, NONE, NONE, NONE, 872, 880, 880, 880, 888);
+	a->values_data = minor >= 13 ? 8 : 0;	/* 3.13 put a header before the values */
+	a->dict_log2 = minor >= 11;
+	a->long_tag = minor >= 12;
+}
+
 int pyversion__layout(unsigned int minor, struct py_layout *l)
 {
 	if (minor < PY_MINOR_FIRST || minor > PY_MINOR_LAST)
@@ -207,6 +305,7 @@ int pyversion__layout(unsigned int minor, struct py_layout *l)
 		layout_312(l);
 	else
 		layout_313plus(l, minor);
+	layout_asyncio(l, minor);
 	return 0;
 }
 
@@ -407,6 +506,14 @@ static const struct do_map do_optional[] = {
 	{ "thread_state.base_frame", LAYOUT(tstate_base_frame_ptr) },
 	{ "gen_object.gi_iframe", LAYOUT(off.gen_iframe) },
 	{ "unicode_object.compactunicodeobject_size", LAYOUT(str_compact_data) },
+	{ "interpreter_state.imports_modules", LAYOUT(aio.interp_modules) },
+	{ "interpreter_frame.stackpointer", LAYOUT(aio.frame_stack) },
+	{ "gen_object.gi_frame_state", LAYOUT(aio.gen_frame_state) },
+	{ "type_object.tp_name", LAYOUT(aio.type_name) },
+	{ "type_object.tp_flags", LAYOUT(aio.type_flags) },
+	{ "type_object.tp_basicsize", LAYOUT(aio.type_basicsize) },
+	{ "type_object.tp_dictoffset", LAYOUT(aio.type_dictoffset) },
+	{ "heap_type_object.ht_cached_keys", LAYOUT(aio.ht_cached_keys) },
 };
 
 int pyversion__apply_debug_offsets(struct py_layout *l, const void *buf, size_t len,
@@ -461,6 +568,12 @@ int pyversion__apply_debug_offsets(struct py_layout *l, const void *buf, size_t 
 			return -EPROTO;
 		}
 	}
+	/*
+	 * 3.13 keeps the running loop first in _PyThreadStateImpl, right after PyThreadState,
+	 * whose size changed inside 3.13.x.
+	 */
+	if (l->minor == 13 && !do_get(&d, "thread_state.size", &v) && v >= 64 && v < NONE - 8)
+		l->aio.tstate_running_loop = (__u16)v;
 	/* GIL members are given relative to the interpreter; the table wants them in the GIL */
 	do_get(&d, "interpreter_state.gil_runtime_state", &gil);
 	if (!do_get(&d, "interpreter_state.gil_runtime_state_locked", &v) && v > gil &&
@@ -484,6 +597,63 @@ int pyversion__apply_debug_offsets(struct py_layout *l, const void *buf, size_t 
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/*
+ * Py_AsyncioModuleDebugOffsets, 3.14 and 3.15 alike: asyncio_task_object {size, task_name,
+ * task_awaited_by, task_is_task, task_awaited_by_is_set, task_coro, task_node},
+ * asyncio_interpreter_state {size, asyncio_tasks_head}, asyncio_thread_state {size,
+ * asyncio_running_loop, asyncio_running_task, asyncio_tasks_head}; all uint64_t.
+ */
+enum {
+	AD_TASK_SIZE, AD_TASK_NAME, AD_TASK_AWAITED_BY, AD_TASK_IS_TASK, AD_TASK_AWAITED_BY_IS_SET,
+	AD_TASK_CORO, AD_TASK_NODE, AD_INTERP_SIZE, AD_INTERP_TASKS_HEAD, AD_THREAD_SIZE,
+	AD_THREAD_RUNNING_LOOP, AD_THREAD_RUNNING_TASK, AD_THREAD_TASKS_HEAD, AD_NR,
+};
+
+int pyversion__apply_asyncio_debug(struct py_layout *l, const void *buf, size_t len,
+				   char *msg, size_t msglen)
+{
+	struct py_asyncio_layout *a = &l->aio;
+	__u64 v[AD_NR];
+	int i;
+
+	if (l->minor < 14 || len < sizeof(v)) {
+		snprintf(msg, msglen, "AsyncioDebug: %zu bytes for 3.%u", len, l->minor);
+		return -EPROTO;
+	}
+	memcpy(v, buf, sizeof(v));
+	/* each group's members must fall inside the group's struct, which must be sane */
+	if (v[AD_TASK_SIZE] < 64 || v[AD_TASK_SIZE] > 1024 || v[AD_THREAD_SIZE] >= NONE ||
+	    v[AD_INTERP_SIZE] < v[AD_INTERP_TASKS_HEAD] + 16 || v[AD_INTERP_TASKS_HEAD] >= NONE)
+		goto bad;
+	for (i = AD_TASK_NAME; i <= AD_TASK_NODE; i++) {
+		if (v[i] >= v[AD_TASK_SIZE])
+			goto bad;
+	}
+	for (i = AD_THREAD_RUNNING_LOOP; i <= AD_THREAD_TASKS_HEAD; i++) {
+		if (v[i] + 8 > v[AD_THREAD_SIZE])
+			goto bad;
+	}
+	if (a->fut_state >= v[AD_TASK_SIZE] || a->task_fut_waiter >= v[AD_TASK_SIZE] ||
+	    a->fut_log_tb >= v[AD_TASK_SIZE])
+		goto bad;
+	a->task_size = (__u16)v[AD_TASK_SIZE];
+	a->task_name = (__u16)v[AD_TASK_NAME];
+	a->task_awaited_by = (__u16)v[AD_TASK_AWAITED_BY];
+	a->task_awaited_by_is_set = (__u16)v[AD_TASK_AWAITED_BY_IS_SET];
+	a->task_coro = (__u16)v[AD_TASK_CORO];
+	a->task_node = (__u16)v[AD_TASK_NODE];
+	a->interp_tasks_head = (__u16)v[AD_INTERP_TASKS_HEAD];
+	a->tstate_running_loop = (__u16)v[AD_THREAD_RUNNING_LOOP];
+	a->tstate_tasks_head = (__u16)v[AD_THREAD_TASKS_HEAD];
+	l->off.tstate_running_task = (__u16)v[AD_THREAD_RUNNING_TASK];
+	a->asyncio_debug = true;
+	return 0;
+bad:
+	snprintf(msg, msglen, "AsyncioDebug section of 3.%u did not pass sanity checks",
+		 l->minor);
+	return -EPROTO;
 }
 
 int pyversion__parse(const char *s, unsigned int *major, unsigned int *minor,

@@ -79,6 +79,9 @@ int pyproc__walk(const struct pyproc *p, __u64 tstate, struct py_raw_frame *fram
 		frames[n].code = code;
 		frames[n].lasti = (__s32)lasti;
 		frames[n].flags = 0;
+		/* the identity the symbolizer checks: which file this code object was for */
+		if (pyproc__read_u64(p, code + o->code_filename, &frames[n].ident))
+			frames[n].ident = 0;
 		/* 6. coroutine attribution: remember the outermost coroutine */
 		gen = 0;
 		if (o->frame_gen != PY_OFF_NONE) {
