@@ -352,6 +352,7 @@ static __always_inline int on_sys_exit(void)
 	__builtin_memset(&t->ev, 0, __builtin_offsetof(struct ls_py_events, runs));
 	t->gc_start_ns = 0;
 	t->imp_depth = 0;
+	t->hint_key = 0;
 	return 0;
 }
 
@@ -387,6 +388,29 @@ static __always_inline __u8 reason_of(struct ls_thread *t, struct ls_block *b)
 	return LS_R_SYSCALL;
 }
 
+/*
+ * Blocking: the asyncio task that blocks is alive now, but may be gone microseconds after
+ * the block ends. Tell userspace while it can still read the task's name; once per task
+ * per busy period.
+ */
+static __always_inline void announce_task(struct ls_thread *t, struct task_struct *prev,
+					  __u32 tid)
+{
+	struct ls_stack *st;
+	__u64 key;
+
+	if (!py_enabled)
+		return;
+	st = py_walk(prev, tid);
+	if (!st)
+		return;
+	key = st->task ?: st->coro;
+	if (!key || key == t->hint_key)
+		return;
+	t->hint_key = key;
+	py_stack_taken(&stalls, tid, t->busy.start_ns, st, &counters.ringbuf_drops);
+}
+
 static __always_inline void switch_out(struct task_struct *prev, bool preempt)
 {
 	__u32 tid = BPF_CORE_READ(prev, pid);
@@ -413,6 +437,7 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt)
 	if (classify(t->sys_nr) == LS_SC_LOCK && t->sys_fd < 0)
 		t->cur.addr = t->sys_arg;
 	t->cur_reason = reason_of(t, &t->cur);
+	announce_task(t, prev, tid);
 }
 
 static __always_inline void charge(struct ls_thread *t, __u8 reason, __u64 ns, bool with_block)

@@ -210,6 +210,7 @@ struct ls_thread {
 	char imp_name[LS_MODNAME_LEN];
 	__u64 audit_ns;
 	char audit[LS_AUDIT_LEN];
+	__u64 hint_key;		/* task (or coroutine) last announced in this busy period */
 
 	/* cumulative, read by userspace every interval */
 	__u64 iterations;

@@ -209,6 +209,9 @@ static __always_inline struct ls_stack *py_walk(struct task_struct *task, __u32 
 		st->flags |= PY_WALK_FAULT;
 		return st;
 	}
+	if (o->tstate_running_task != PY_OFF_NONE)
+		st->task = read_u64(w.ts + o->tstate_running_task, &ok);
+	ok = true;
 	w.f = read_u64(w.ts + o->tstate_frame, &ok);
 	if (ok && o->cframe_frame != PY_OFF_NONE && w.f)
 		w.f = read_u64(w.f + o->cframe_frame, &ok);

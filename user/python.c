@@ -6,12 +6,14 @@
 #include "py/pyproc.h"
 #include "py/pyprobes.h"
 #include "py/pysym.h"
+#include "py/pytasks.h"
 #include "python.h"
 #include "tracer.h"
 
 struct python {
 	struct pyproc *proc;
 	struct pysym *sym;
+	struct pytasks *tasks;	/* NULL until _asyncio is loaded */
 	struct py_probes probes;
 };
 
@@ -43,6 +45,7 @@ void python__free(struct python *py)
 {
 	if (!py)
 		return;
+	pytasks__free(py->tasks);
 	pysym__free(py->sym);
 	pyproc__free(py->proc);
 	free(py);
@@ -98,6 +101,48 @@ void python__stack(struct python *py, const struct ls_stack *raw, struct stack_t
 		ft->library = where__is_library(pf.file);
 		out->n++;
 	}
+}
+
+int python__prepare_tasks(struct python *py)
+{
+	int total, err;
+
+	if (py->tasks)
+		return 0;
+	err = pytasks__new(py->proc, &py->tasks);
+	if (err)
+		return err;
+	return pytasks__list(py->tasks, NULL, 0, &total) < 0 ? -EAGAIN : 0;
+}
+
+/* A blocked task is its loop's current task: look there when the registries miss it. */
+static int current_task(struct python *py, __u64 want, char *name, size_t nlen, char *coro,
+			size_t clen)
+{
+	struct py_loop_stats loops[16];
+	int i, n;
+
+	n = pytasks__loops(py->tasks, loops, 16);
+	for (i = 0; i < n; i++)
+		if (loops[i].running_task &&
+		    !pytasks__name(py->tasks, loops[i].running_task, want, name, nlen, coro, clen))
+			return 0;
+	return -ENOENT;
+}
+
+int python__task(struct python *py, const struct ls_stack *raw, char *name, size_t nlen,
+		 char *coro, size_t clen)
+{
+	int err;
+
+	if (!raw->task && !raw->coro)
+		return -ENOENT;
+	if (!py->tasks && pytasks__new(py->proc, &py->tasks))
+		return -ENOENT;	/* _asyncio not loaded (yet), or unreadable */
+	err = pytasks__name(py->tasks, raw->task, raw->coro, name, nlen, coro, clen);
+	if (err == -ENOENT && raw->coro)
+		err = current_task(py, raw->coro, name, nlen, coro, clen);
+	return err;
 }
 
 void python__warm(struct python *py, const struct ls_stack *raw)

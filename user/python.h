@@ -26,6 +26,19 @@ void python__describe(const struct python *py, char *buf, size_t len);
 /* Symbolize a raw stack into out (at most VIEW_FRAMES frames). */
 void python__stack(struct python *py, const struct ls_stack *raw, struct stack_text *out);
 
+/*
+ * The asyncio task a stack belongs to (its running task on 3.14+, else the task whose
+ * coroutine is the stack's outermost one): name ("Task-7") and coroutine. -ENOENT if none.
+ */
+int python__task(struct python *py, const struct ls_stack *raw, char *name, size_t nlen,
+		 char *coro, size_t clen);
+
+/*
+ * Get the asyncio reader ready before a stall needs it (its first use reads the registries
+ * whole). Call until it returns 0; -EAGAIN while _asyncio is not loaded yet.
+ */
+int python__prepare_tasks(struct python *py);
+
 /* Resolve a stack's code objects now, while they live; later lookups use the cache. */
 void python__warm(struct python *py, const struct ls_stack *raw);
 

@@ -139,6 +139,12 @@ static void python_json(struct json *j, const struct stall_view *v)
 
 	if (!v->python)
 		return;
+	if (v->task[0]) {
+		json__obj_open(j, "task");
+		json__str(j, "name", v->task);
+		json__str(j, "coro", v->task_coro);
+		json__obj_close(j);
+	}
 	if (v->has_where) {
 		json__obj_open(j, "where");
 		json__str(j, "func", v->where.func);

@@ -126,6 +126,8 @@ static void plain_stall(const struct stall_view *v)
 	       v->ongoing ? " and counting" : "", v->tid, v->comm, cause__label(v->cause));
 	if (v->has_where)
 		printf("    where: %s (%s:%u)\n", v->where.func, v->where.file, v->where.line);
+	if (v->task[0])
+		printf("    task: %s (%s)\n", v->task, v->task_coro);
 	print_reasons(v, "    ");
 	print_py_events(v);
 	if (v->blocked.n) {

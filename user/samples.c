@@ -64,13 +64,15 @@ static bool same_stack(const struct ls_stack *a, const struct ls_stack *b)
 	return true;
 }
 
-void samples__add(struct samples *s, const struct ls_sample *rec)
+bool samples__add(struct samples *s, const struct ls_sample *rec)
 {
 	struct period *p = period_of(s, rec->tid);
+	bool first;
 	int i;
 
 	if (!p)
-		return;
+		return false;
+	first = p->busy_start != rec->busy_start_ns || !p->total;
 	if (p->busy_start != rec->busy_start_ns) {
 		/* a new busy period: the last one was no stall */
 		p->busy_start = rec->busy_start_ns;
@@ -80,13 +82,14 @@ void samples__add(struct samples *s, const struct ls_sample *rec)
 	for (i = 0; i < p->n; i++) {
 		if (same_stack(&p->s[i].stack, &rec->stack)) {
 			p->s[i].count++;
-			return;
+			return first;
 		}
 	}
 	if (p->n < MAX_DISTINCT) {
 		p->s[p->n].stack = rec->stack;
 		p->s[p->n++].count = 1;
 	}
+	return first;
 }
 
 static int by_count(const void *a, const void *b)

@@ -6,6 +6,7 @@
 #ifndef __SAMPLES_H
 #define __SAMPLES_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "loopscope.h"
 
@@ -18,7 +19,8 @@ struct samples;
 
 struct samples *samples__new(void);
 void samples__free(struct samples *s);
-void samples__add(struct samples *s, const struct ls_sample *rec);
+/* Returns true for the first sample of a busy period. */
+bool samples__add(struct samples *s, const struct ls_sample *rec);
 
 /*
  * The distinct stacks sampled in tid's busy period that started at busy_start, most frequent

@@ -47,8 +47,16 @@ struct run {
 	struct python *py;
 	struct samples *samples;
 	struct probe_status probes;
+	/* tasks end soon after their stall: named when a busy period's first stack arrives */
+	struct period_task {
+		__u32 tid;
+		__u64 busy_start;
+		char name[64], coro[128];
+	} tasks[64];
+	unsigned int next_task;
 	double py_deadline;	/* give up finding the interpreter after this */
 	bool py_done;		/* found it, or gave up */
+	bool tasks_ready;	/* the asyncio reader has read the registries once */
 };
 
 static bool same_text(const struct stack_text *a, const struct stack_text *b)
@@ -97,6 +105,7 @@ static void enrich(struct run *r, struct stall_view *v)
 	const struct frame_text *where;
 	const struct sampled *sm;
 	int n, total;
+	size_t i;
 
 	if (!r->py)
 		return;
@@ -127,6 +136,15 @@ static void enrich(struct run *r, struct stall_view *v)
 			free(gc);
 		}
 	}
+	for (i = 0; i < sizeof(r->tasks) / sizeof(r->tasks[0]); i++) {
+		if (r->tasks[i].tid == v->tid && r->tasks[i].busy_start == v->busy_start_ns) {
+			snprintf(v->task, sizeof(v->task), "%s", r->tasks[i].name);
+			snprintf(v->task_coro, sizeof(v->task_coro), "%s", r->tasks[i].coro);
+		}
+	}
+	if (!v->task[0] && v->ongoing && v->raw.nr)	/* still running: ask now */
+		python__task(r->py, &v->raw, v->task, sizeof(v->task), v->task_coro,
+			     sizeof(v->task_coro));
 	if (!from || !from->n)
 		return;
 	where = stack__where(from) ?: &from->f[0];
@@ -149,11 +167,29 @@ static void on_stall(void *ctx, const struct ls_stall *rec)
 	free(v);
 }
 
+/* Name the task of tid's busy period from a stack taken inside it, once per period. */
+static void name_task(struct run *r, __u32 tid, __u64 busy_start, const struct ls_stack *st)
+{
+	struct period_task *pt;
+	size_t i;
+
+	for (i = 0; i < sizeof(r->tasks) / sizeof(r->tasks[0]); i++)
+		if (r->tasks[i].tid == tid && r->tasks[i].busy_start == busy_start)
+			return;
+	pt = &r->tasks[r->next_task++ % (sizeof(r->tasks) / sizeof(r->tasks[0]))];
+	memset(pt, 0, sizeof(*pt));
+	if (python__task(r->py, st, pt->name, sizeof(pt->name), pt->coro, sizeof(pt->coro)))
+		return;
+	pt->tid = tid;
+	pt->busy_start = busy_start;
+}
+
 static void on_sample(void *ctx, const struct ls_sample *rec)
 {
 	struct run *r = ctx;
 
-	samples__add(r->samples, rec);
+	if (r->py && samples__add(r->samples, rec))
+		name_task(r, rec->tid, rec->busy_start_ns, &rec->stack);
 }
 
 /* GC, imports and audit from the interpreter's own probes, where it has them. */
@@ -172,8 +208,10 @@ static void on_stack(void *ctx, const struct ls_sample *rec)
 {
 	struct run *r = ctx;
 
-	if (r->py)
-		python__warm(r->py, &rec->stack);
+	if (!r->py)
+		return;
+	python__warm(r->py, &rec->stack);
+	name_task(r, rec->tid, rec->busy_start_ns, &rec->stack);
 }
 
 /*
@@ -311,6 +349,8 @@ static const char *watch(struct run *r)
 		if (ferror(stdout))
 			return "output closed";
 		find_python(r);
+		if (r->py && !r->tasks_ready)
+			r->tasks_ready = !python__prepare_tasks(r->py);
 		now = now_mono();
 		if (env->interval_s > 0 && now >= next) {
 			next += env->interval_s;

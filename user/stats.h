@@ -55,6 +55,8 @@ struct stall_view {
 	bool has_where;
 	struct frame_text where;	/* innermost frame of the user's code */
 	const char *where_from;		/* "blocked" or "on-CPU" */
+	char task[64];			/* the asyncio task running, "" if none known */
+	char task_coro[128];
 	bool has_gc_where;
 	struct frame_text gc_where;	/* the user's frame whose allocation set off the GC */
 };

@@ -28,7 +28,7 @@
 #define TYPE_NAME_LEN 64
 #define HEADER_MAX 512		/* bytes of a task read at once */
 #define TYPE_HDR 296		/* PyTypeObject up to and including tp_dictoffset */
-#define INDEX_MIN_AGE_NS 50000000ULL	/* rebuild the coro -> task index at most at 20 Hz */
+#define INDEX_MIN_AGE_NS (2 * 1000000ULL)	/* rebuilds of the coroutine index: at most 500/s */
 
 /* tp_flags bits, identical 3.8-3.15 unless noted */
 #define TPF_INLINE_VALUES (1ULL << 2)	/* 3.13+ */
