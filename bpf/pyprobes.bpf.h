@@ -64,10 +64,20 @@ static __always_inline void gc_end(void)
 	t->gc_total_ns[gen] += dur;
 	t->gc_total_count[gen]++;
 	n = ev->nruns;
+	if (n >= LS_MAX_GC_RUNS) {
+		/* full: the longest collections are the ones worth listing */
+		__u32 i, min = 0;
+
+		for (i = 1; i < LS_MAX_GC_RUNS; i++)
+			if (ev->runs[i].ns < ev->runs[min].ns)
+				min = i;
+		n = ev->runs[min].ns < dur ? min : LS_MAX_GC_RUNS;
+	} else {
+		ev->nruns = n + 1;
+	}
 	if (n < LS_MAX_GC_RUNS) {
 		ev->runs[n].ns = dur;
 		ev->runs[n].gen = gen;
-		ev->nruns = n + 1;
 	}
 	if (dur <= ev->gc_stack_ns || dur < stack_min_ns)
 		return;
