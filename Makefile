@@ -31,9 +31,7 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP 
 	      -I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 BPF_APPS := loopscope
-# modules being written alongside, not wired into the binary yet
-WIP_SRCS := $(wildcard user/flame*.c user/pb.c)
-USER_SRCS := $(filter-out $(WIP_SRCS),$(wildcard user/*.c user/py/*.c))
+USER_SRCS := $(wildcard user/*.c user/py/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 
 ifeq ($(V),1)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "env.h"
 #include "frames.h"
+#include "record.h"
 
 #define EXIT_USAGE 2
 
@@ -18,10 +19,13 @@ static const char top_doc[] =
 	"\n"
 	"USAGE: loopscope attach PID [OPTIONS]\n"
 	"       loopscope run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	"       loopscope record PID|[--] PROGRAM... -o FILE [--view V] [-d SEC]\n"
 	"\n"
 	"Commands:\n"
 	"  attach PID   follow the event loops of a running Python process\n"
 	"  run CMD...   start CMD and follow its loops from the first iteration\n"
+	"  record       write a flamegraph of where the loop's time went (svg, folded,\n"
+	"               speedscope, pprof)\n"
 	"\n"
 	"Run `loopscope COMMAND --help` for a command's options.\n";
 
@@ -35,6 +39,8 @@ static const char cmd_doc[] =
 	"  loopscope attach 4242 -t 50 -d 60     # 50 ms threshold, for one minute\n"
 	"  loopscope attach 4242 --json | jq .   # JSON lines for machines\n"
 	"  loopscope run -- python3 app.py       # start app.py under loopscope\n"
+	"  loopscope record 4242 -d 30 -o loop.svg          # 30 s, stall view, as SVG\n"
+	"  loopscope record 4242 --view wall -o loop.pb.gz  # all loop time, as pprof\n"
 	"\n"
 	"Exit status: 0 on success, 1 on an error, 2 on bad usage, 3 when the target never ran\n"
 	"an event loop. Attaching needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE).\n";
@@ -46,6 +52,8 @@ enum {
 	OPT_RAW_TP,
 	OPT_OWN,
 	OPT_AUDIT,
+	OPT_FORMAT,
+	OPT_VIEW,
 	OPT_LIBRARY,
 };
 
@@ -57,26 +65,33 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: until Ctrl-C or exit)", 1 },
 	{ "json", 'j', NULL, 0, "JSON lines instead of text", 1 },
 	{ "top", OPT_TOP, "N", 0, "Longest stalls listed in the summary (default 5)", 1 },
-	{ NULL, 0, NULL, 0, "Python stacks:", 2 },
+	{ NULL, 0, NULL, 0, "Recording (record):", 2 },
+	{ "output", 'o', "FILE", 0, "Where to write the flamegraph (- for stdout)", 2 },
+	{ "format", OPT_FORMAT, "FMT", 0, "svg, folded, speedscope or pprof (default: from the "
+					  "extension: .svg .folded .json .pb.gz)", 2 },
+	{ "view", OPT_VIEW, "VIEW", 0, "stall (default: ms the loop was unavailable, coloured "
+				      "by cause), cpu (on-CPU samples), offcpu (blocked time, "
+				      "cause as root), wall (all loop time, idle included)", 2 },
+	{ NULL, 0, NULL, 0, "Python stacks:", 3 },
 	{ "frequency", 'F', "HZ", 0, "Sample loop threads on CPU at HZ inside busy periods "
-				    "(default 199; 0: off)", 2 },
+				    "(default 199; 0: off)", 3 },
 	{ "own", OPT_OWN, "PATH", 0, "Files under PATH are your code, even in site-packages "
-				     "(repeatable)", 2 },
+				     "(repeatable)", 3 },
 	{ "audit", OPT_AUDIT, NULL, 0,
 	  "Name blocking calls with CPython's audit events (open, socket.connect, "
 	  "subprocess.Popen, time.sleep on 3.13+) where the build has USDT probes. COST: while "
 	  "attached, the interpreter builds every audit event even with no hook installed, a "
-	  "few percent on open()- or import-heavy code", 2 },
+	  "few percent on open()- or import-heavy code", 3 },
 	{ "library", OPT_LIBRARY, "PATH", 0, "Files under PATH are library code, skipped when "
-					     "naming where a stall happened (repeatable)", 2 },
-	{ NULL, 0, NULL, 0, "Advanced:", 3 },
+					     "naming where a stall happened (repeatable)", 3 },
+	{ NULL, 0, NULL, 0, "Advanced:", 4 },
 	{ "poll-loops", OPT_POLL_LOOPS, NULL, 0,
 	  "Also treat poll/select waits as loop waits (loops on PollSelector/SelectSelector; "
-	  "off by default: sockets with timeouts poll too)", 3 },
+	  "off by default: sockets with timeouts poll too)", 4 },
 	{ "raw-tracepoints", OPT_RAW_TP, NULL, 0,
-	  "Use raw tracepoints even where BTF tracepoints work (what older kernels get)", 3 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 3 },
-	{ "verbose", 'v', NULL, 0, "Say more (libbpf's messages; twice: its debug output)", 3 },
+	  "Use raw tracepoints even where BTF tracepoints work (what older kernels get)", 4 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing", 4 },
+	{ "verbose", 'v', NULL, 0, "Say more (libbpf's messages; twice: its debug output)", 4 },
 	{},
 };
 
@@ -125,6 +140,24 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'F':
 		env->freq = (int)parse_num(state, "frequency", arg, 0, 10000);
 		break;
+	case 'o':
+		env->output = arg;
+		break;
+	case OPT_FORMAT:
+		if (strcmp(arg, "svg") && strcmp(arg, "folded") && strcmp(arg, "speedscope") &&
+		    strcmp(arg, "pprof"))
+			argp_error(state, "invalid format '%s': svg, folded, speedscope or pprof",
+				   arg);
+		env->format = arg;
+		break;
+	case OPT_VIEW: {
+		enum record_view v;
+
+		if (record__parse_view(arg, &v))
+			argp_error(state, "invalid view '%s': stall, cpu, offcpu or wall", arg);
+		env->view = v;
+		break;
+	}
 	case OPT_AUDIT:
 		env->audit = true;
 		break;
@@ -141,7 +174,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env->btf_path = arg;
 		break;
 	case ARGP_KEY_ARG:
-		if (env->cmd == CMD_RUN) {
+		if (env->cmd == CMD_RECORD && !env->pid && !env->argv &&
+		    strspn(arg, "0123456789") == strlen(arg)) {
+			env->pid = (pid_t)parse_num(state, "PID", arg, 1, INT_MAX);
+			break;
+		}
+		if (env->cmd == CMD_RUN || (env->cmd == CMD_RECORD && !env->pid)) {
 			/* everything from the program name on belongs to the program */
 			env->argv = &state->argv[state->next - 1];
 			state->next = state->argc;
@@ -156,6 +194,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "attach needs a PID");
 		if (env->cmd == CMD_RUN && !env->argv)
 			argp_error(state, "run needs a program to start");
+		if (env->cmd == CMD_RECORD && !env->pid && !env->argv)
+			argp_error(state, "record needs a PID or a program to start");
+		if (env->cmd == CMD_RECORD && !env->output)
+			argp_error(state, "record needs -o FILE");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -181,6 +223,9 @@ void env__parse(struct env *env, int argc, char **argv)
 	} else if (!strcmp(cmd, "run")) {
 		env->cmd = CMD_RUN;
 		argp.args_doc = "[--] PROGRAM [ARGS...]";
+	} else if (!strcmp(cmd, "record")) {
+		env->cmd = CMD_RECORD;
+		argp.args_doc = "PID | [--] PROGRAM [ARGS...]";
 	} else if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
 		printf("%s\n", argp_program_version);
 		exit(0);
@@ -194,4 +239,7 @@ void env__parse(struct env *env, int argc, char **argv)
 	}
 	argv[1] = argv[0];	/* "loopscope attach" reads as one program name in messages */
 	argp_parse(&argp, argc - 1, argv + 1, ARGP_IN_ORDER, NULL, env);
+	/* a recording of a running process is bounded unless asked otherwise */
+	if (env->cmd == CMD_RECORD && env->pid && !env->duration_s)
+		env->duration_s = 30;
 }

@@ -9,6 +9,7 @@
 enum command {
 	CMD_ATTACH,
 	CMD_RUN,
+	CMD_RECORD,	/* attach (PID) or run (a program), then write a flamegraph */
 };
 
 struct env {
@@ -26,6 +27,10 @@ struct env {
 	bool audit;		/* CPython audit events name blocking calls */		/* force the raw tracepoint programs */
 	int verbose;
 	const char *btf_path;
+	/* record */
+	const char *output;	/* "-": stdout */
+	const char *format;	/* NULL: from the output's extension */
+	int view;		/* enum record_view */
 };
 
 /* Parse argv; exits with status 2 and a message on bad input. */

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "preflight.h"
 #include "python.h"
+#include "record.h"
 #include "samples.h"
 #include "report.h"
 #include "session.h"
@@ -46,6 +48,7 @@ struct run {
 	struct stats *st;
 	struct python *py;
 	struct samples *samples;
+	struct recorder *rec;	/* record: stalls and samples go into a flamegraph */
 	struct probe_status probes;
 	/* tasks end soon after their stall: named when a busy period's first stack arrives */
 	struct period_task {
@@ -163,7 +166,10 @@ static void on_stall(void *ctx, const struct ls_stall *rec)
 	stats__stall_view(r->st, rec, v);
 	enrich(r, v);
 	stats__count(r->st, v);
-	r->rep->stall(v);
+	if (r->rec)
+		recorder__stall(r->rec, v);
+	else
+		r->rep->stall(v);
 	free(v);
 }
 
@@ -190,6 +196,15 @@ static void on_sample(void *ctx, const struct ls_sample *rec)
 
 	if (r->py && samples__add(r->samples, rec))
 		name_task(r, rec->tid, rec->busy_start_ns, &rec->stack);
+	if (r->py && r->rec && (r->env->view == VIEW_CPU || r->env->view == VIEW_WALL)) {
+		struct stack_text *st = malloc(sizeof(*st));
+
+		if (st) {
+			python__stack(r->py, &rec->stack, st);
+			recorder__sample(r->rec, st);
+			free(st);
+		}
+	}
 }
 
 /* GC, imports and audit from the interpreter's own probes, where it has them. */
@@ -304,7 +319,14 @@ static int setup(struct run *r, char *err, size_t len)
 		ret = preflight__btf(env->btf_path, err, len);
 	if (ret)
 		return ret;
-	if (env->cmd == CMD_RUN)
+	if (env->cmd == CMD_RECORD) {
+		r->rec = recorder__new(env->view, env->freq);
+		if (!r->rec) {
+			snprintf(err, len, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (env->argv)
 		ret = target__spawn(&r->tgt, env->argv, err, len);
 	else
 		ret = target__attach(&r->tgt, env->pid, err, len);
@@ -333,6 +355,47 @@ static int setup(struct run *r, char *err, size_t len)
 	return ret;
 }
 
+/* record on a terminal: a countdown, rewritten in place */
+static void progress(struct run *r, double secs)
+{
+	struct summary sum;
+
+	sample(r, false);
+	if (!isatty(STDERR_FILENO))
+		return;
+	stats__summary_peek(r->st, &sum);
+	if (r->env->duration_s > 0)
+		fprintf(stderr, "\rloopscope: recording pid %d: %.0f/%.0f s, %llu stalls  ",
+			r->tgt.pid, secs, r->env->duration_s, (unsigned long long)sum.stalls);
+	else
+		fprintf(stderr, "\rloopscope: recording pid %d: %.0f s, %llu stalls  ", r->tgt.pid,
+			secs, (unsigned long long)sum.stalls);
+}
+
+/* record: write the flamegraph and say so in one line */
+static int write_recording(struct run *r, const struct summary *sum)
+{
+	const struct env *env = r->env;
+	double total = 0;
+	int stacks = 0, err;
+
+	recorder__loop_time(r->rec, sum->idle_ms, sum->busy_ms);
+	err = recorder__write(r->rec, env->output, env->format, &total, &stacks);
+	if (isatty(STDERR_FILENO))
+		fputc('\n', stderr);
+	if (err) {
+		fprintf(stderr, "loopscope: cannot write %s: %s\n", env->output,
+			err == -EINVAL ? "unknown format (use --format svg|folded|speedscope|pprof)"
+				       : strerror(-err));
+		return 1;
+	}
+	fprintf(stderr, "loopscope: wrote %s (%s view): %llu stalls, %.1f ms of loop time "
+			"unavailable; %.1f %s in %d stacks\n",
+		env->output, record__view_name(env->view), (unsigned long long)sum->stalls,
+		sum->stall_ms, total, env->view == VIEW_CPU ? "samples" : "ms", stacks);
+	return 0;
+}
+
 /* Poll until Ctrl-C, --duration, or the target's exit; returns why it ended. */
 static const char *watch(struct run *r)
 {
@@ -352,7 +415,10 @@ static const char *watch(struct run *r)
 		if (r->py && !r->tasks_ready)
 			r->tasks_ready = !python__prepare_tasks(r->py);
 		now = now_mono();
-		if (env->interval_s > 0 && now >= next) {
+		if (r->rec && now >= next) {
+			next += 1;
+			progress(r, now - start);
+		} else if (env->interval_s > 0 && now >= next) {
 			next += env->interval_s;
 			if (!sample(r, true) && now - said >= WAITING_EVERY_S) {
 				r->rep->waiting(r->tgt.pid, now - start);
@@ -402,7 +468,10 @@ int session__run(const struct env *env)
 	for (i = 0; i < n; i++) {
 		enrich(&r, ongoing[i]);
 		stats__count(r.st, ongoing[i]);
-		r.rep->stall(ongoing[i]);
+		if (r.rec)
+			recorder__stall(r.rec, ongoing[i]);
+		else
+			r.rep->stall(ongoing[i]);
 	}
 	{
 		const char *end = sum.end;
@@ -415,8 +484,11 @@ int session__run(const struct env *env)
 	sum.sources.gc = source__name(r.py ? r.probes.gc : SRC_NONE);
 	sum.sources.imports = source__name(r.py ? r.probes.imports : SRC_NONE);
 	sum.sources.audit = source__name(r.py ? r.probes.audit : (env->audit ? SRC_NONE : SRC_OFF));
-	r.rep->summary(&sum);
 	ret = 0;
+	if (r.rec)
+		ret = write_recording(&r, &sum);
+	if (!r.rec || env->json)
+		r.rep->summary(&sum);
 	if (!sum.loops) {
 		fprintf(stderr, "loopscope: no event loop found in pid %d in %.1f s: no thread "
 				"waited in epoll_wait/epoll_pwait%s (is it running asyncio?)\n",
@@ -427,6 +499,7 @@ cleanup:
 	tracer__free(r.tr);
 	python__free(r.py);
 	samples__free(r.samples);
+	recorder__free(r.rec);
 	stats__free(r.st);
 	target__close(&r.tgt);
 	return ret;

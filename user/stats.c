@@ -351,6 +351,11 @@ int stats__loops(struct stats *s)
 	return s->nsnaps;
 }
 
+void stats__summary_peek(struct stats *s, struct summary *sum)
+{
+	*sum = s->sum;
+}
+
 void stats__summary(struct stats *s, struct summary *sum)
 {
 	__u64 busy = 0, idle = 0;
@@ -370,5 +375,7 @@ void stats__summary(struct stats *s, struct summary *sum)
 	s->sum.loops = s->nsnaps;
 	s->sum.secs = now_mono() - s->start;
 	s->sum.busy_pct = busy + idle ? 100.0 * busy / (busy + idle) : 0;
+	s->sum.busy_ms = busy / 1e6;
+	s->sum.idle_ms = idle / 1e6;
 	*sum = s->sum;
 }

@@ -67,6 +67,7 @@ struct summary {
 	int loops;
 	__u64 iterations;
 	double busy_pct;
+	double busy_ms, idle_ms;		/* summed over loop threads */
 	__u64 stalls;
 	double stall_ms;			/* time the loop was unavailable */
 	__u64 cause_stalls[NR_CAUSES];		/* stalls by dominant cause */
@@ -105,6 +106,8 @@ int stats__ongoing(struct stats *s, struct stall_view ***out);
 
 int stats__loops(struct stats *s);
 void stats__summary(struct stats *s, struct summary *sum);
+/* The summary so far, without closing the books (progress lines). */
+void stats__summary_peek(struct stats *s, struct summary *sum);
 
 double now_mono(void);		/* seconds, CLOCK_MONOTONIC = bpf_ktime_get_ns() */
 double mono_to_wall(double mono);
