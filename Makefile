@@ -31,6 +31,8 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP 
 	      -I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES)
 
 BPF_APPS := loopscope
+# e.g. make OUTPUT=/tmp/asan BIN=/tmp/asan/loopscope SANITIZE=1 keeps ./loopscope
+BIN ?= loopscope
 USER_SRCS := $(wildcard user/*.c user/py/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 
@@ -42,8 +44,8 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean test check bench
-all: loopscope
+.PHONY: all clean test bench
+all: $(BIN)
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -70,17 +72,21 @@ $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
-loopscope: $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # the test suite drives real processes and loads BPF: it needs root
-test: loopscope
-	$(PYTHON) -m pytest -rs -p no:cacheprovider tests/ $(PYTEST_ARGS)
+test: $(BIN)
+	LOOPSCOPE_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -rs -p no:cacheprovider tests/ \
+		$(PYTEST_ARGS)
+
+bench: $(BIN)
+	bench/run.sh $(BENCH_ARGS)
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) loopscope
+	$(Q)rm -rf $(OUTPUT) $(BIN)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

@@ -601,6 +601,13 @@ int BPF_PROG(ls_pexit_btf, struct task_struct *p)
 	return on_exit(p);
 }
 
+/* exec replaces the image: whatever loop the thread ran is gone, as if it had exited */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ls_exec_btf, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
 SEC("raw_tp/sys_enter")
 int BPF_PROG(ls_enter_raw, struct pt_regs *regs, long id)
 {
@@ -632,5 +639,11 @@ int BPF_PROG(ls_pexit_raw, struct task_struct *p)
 }
 
 #include "pyprobes.bpf.h"
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(ls_exec_raw, struct task_struct *p)
+{
+	return on_exit(p);
+}
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -9,7 +9,7 @@
 
 #include "pyoffsets.h"
 
-#define PY_THREAD_WALK 512	/* threads looked at to find a thread's state */
+#define PY_THREAD_WALK PY_MAX_THREADS	/* bpf_loop: one verified step, any count */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

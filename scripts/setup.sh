@@ -5,7 +5,8 @@
 set -euo pipefail
 
 build=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config)
-test=(python3 python3-pytest python3-uvloop util-linux procps iproute2)
+# libclang-rt-14-dev: libFuzzer for scripts/fuzz.sh (clang only recommends it)
+test=(python3 python3-pytest python3-uvloop util-linux procps iproute2 libclang-rt-14-dev)
 
 demo=(python3 python3-aiohttp)
 

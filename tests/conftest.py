@@ -12,7 +12,7 @@ import time
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOOPSCOPE = os.path.join(ROOT, "loopscope")
+LOOPSCOPE = os.environ.get("LOOPSCOPE_BIN") or os.path.join(ROOT, "loopscope")
 TARGETS = os.path.join(ROOT, "tests", "targets")
 DEBIAN_PY = "/usr/bin/python3.11"
 

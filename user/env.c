@@ -20,12 +20,14 @@ static const char top_doc[] =
 	"USAGE: loopscope attach PID [OPTIONS]\n"
 	"       loopscope run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 	"       loopscope record PID|[--] PROGRAM... -o FILE [--view V] [-d SEC]\n"
+	"       loopscope tasks PID [--json]\n"
 	"\n"
 	"Commands:\n"
 	"  attach PID   follow the event loops of a running Python process\n"
 	"  run CMD...   start CMD and follow its loops from the first iteration\n"
 	"  record       write a flamegraph of where the loop's time went (svg, folded,\n"
 	"               speedscope, pprof)\n"
+	"  tasks PID    every asyncio task, its await chain and what it waits on, now\n"
 	"\n"
 	"Run `loopscope COMMAND --help` for a command's options.\n";
 
@@ -53,6 +55,8 @@ enum {
 	OPT_OWN,
 	OPT_AUDIT,
 	OPT_FORMAT,
+	OPT_NO_TASKS,
+	OPT_HANG,
 	OPT_VIEW,
 	OPT_LIBRARY,
 };
@@ -65,6 +69,10 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds (default: until Ctrl-C or exit)", 1 },
 	{ "json", 'j', NULL, 0, "JSON lines instead of text", 1 },
 	{ "top", OPT_TOP, "N", 0, "Longest stalls listed in the summary (default 5)", 1 },
+	{ "no-tasks", OPT_NO_TASKS, NULL, 0, "Don't read the pending tasks every interval", 1 },
+	{ "hang-after", OPT_HANG, "SEC", 0, "Report a hang when tasks wait on each other or on "
+					    "a primitive, none finishes and the loop idles this "
+					    "long (default 10)", 1 },
 	{ NULL, 0, NULL, 0, "Recording (record):", 2 },
 	{ "output", 'o', "FILE", 0, "Where to write the flamegraph (- for stdout)", 2 },
 	{ "format", OPT_FORMAT, "FMT", 0, "svg, folded, speedscope or pprof (default: from the "
@@ -158,6 +166,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env->view = v;
 		break;
 	}
+	case OPT_NO_TASKS:
+		env->no_tasks = true;
+		break;
+	case OPT_HANG:
+		env->hang_s = parse_num(state, "--hang-after", arg, 0.5, 86400);
+		break;
 	case OPT_AUDIT:
 		env->audit = true;
 		break;
@@ -190,8 +204,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env->pid = (pid_t)parse_num(state, "PID", arg, 1, INT_MAX);
 		break;
 	case ARGP_KEY_END:
-		if (env->cmd == CMD_ATTACH && !env->pid)
-			argp_error(state, "attach needs a PID");
+		if ((env->cmd == CMD_ATTACH || env->cmd == CMD_TASKS) && !env->pid)
+			argp_error(state, "%s needs a PID", env->cmd == CMD_TASKS ? "tasks" : "attach");
 		if (env->cmd == CMD_RUN && !env->argv)
 			argp_error(state, "run needs a program to start");
 		if (env->cmd == CMD_RECORD && !env->pid && !env->argv)
@@ -215,6 +229,7 @@ void env__parse(struct env *env, int argc, char **argv)
 	env->interval_s = 1;
 	env->top = 5;
 	env->freq = 199;
+	env->hang_s = 10;
 	argp_err_exit_status = EXIT_USAGE;
 
 	if (!strcmp(cmd, "attach")) {
@@ -223,6 +238,9 @@ void env__parse(struct env *env, int argc, char **argv)
 	} else if (!strcmp(cmd, "run")) {
 		env->cmd = CMD_RUN;
 		argp.args_doc = "[--] PROGRAM [ARGS...]";
+	} else if (!strcmp(cmd, "tasks")) {
+		env->cmd = CMD_TASKS;
+		argp.args_doc = "PID";
 	} else if (!strcmp(cmd, "record")) {
 		env->cmd = CMD_RECORD;
 		argp.args_doc = "PID | [--] PROGRAM [ARGS...]";

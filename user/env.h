@@ -10,6 +10,7 @@ enum command {
 	CMD_ATTACH,
 	CMD_RUN,
 	CMD_RECORD,	/* attach (PID) or run (a program), then write a flamegraph */
+	CMD_TASKS,	/* one-shot dump of a process's asyncio tasks */
 };
 
 struct env {
@@ -31,6 +32,8 @@ struct env {
 	const char *output;	/* "-": stdout */
 	const char *format;	/* NULL: from the output's extension */
 	int view;		/* enum record_view */
+	bool no_tasks;		/* attach: skip the periodic task reading */
+	double hang_s;		/* attach: a hang is reported after this long */
 };
 
 /* Parse argv; exits with status 2 and a message on bad input. */

@@ -2,17 +2,21 @@
 /*
  * loopscope: an eBPF profiler for Python event loops.
  *
- * Layout: env.c parses the command line, session.c runs one attach/run session using
- * target.c (the process), tracer.c (the BPF object), stats.c (numbers) and report_*.c (text
- * or JSON).
+ * Layout: env.c parses the command line; session.c runs one attach/run/record session
+ * using target.c (the process), tracer.c (the BPF object), python.c (the interpreter, via
+ * py/), stats.c (numbers), taskwatch.c (pending tasks), record.c (flamegraphs) and
+ * report_*.c (text or JSON); tasks_cmd.c is the one-shot task dump.
  */
 #include "env.h"
 #include "session.h"
+#include "tasks_cmd.h"
 
 int main(int argc, char **argv)
 {
 	struct env env;
 
 	env__parse(&env, argc, argv);
+	if (env.cmd == CMD_TASKS)
+		return tasks__run(&env);
 	return session__run(&env);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "py/pyproc.h"
 #include "py/pyprobes.h"
 #include "py/pysym.h"
@@ -109,7 +110,9 @@ int python__prepare_tasks(struct python *py)
 
 	if (py->tasks)
 		return 0;
+	if (getenv("LS_DBG_TASKS")) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); fprintf(stderr, "[python] t=%.6f prepare\n", ts.tv_sec + ts.tv_nsec / 1e9); }
 	err = pytasks__new(py->proc, &py->tasks);
+	if (getenv("LS_DBG_TASKS")) fprintf(stderr, "[python] prepare new=%d\n", err);
 	if (err)
 		return err;
 	return pytasks__list(py->tasks, NULL, 0, &total) < 0 ? -EAGAIN : 0;
@@ -135,6 +138,7 @@ int python__task(struct python *py, const struct ls_stack *raw, char *name, size
 {
 	int err;
 
+	if (getenv("LS_DBG_TASKS")) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); fprintf(stderr, "[python] t=%.6f entry task=%#llx coro=%#llx nr=%u tasks=%p\n", ts.tv_sec + ts.tv_nsec / 1e9, (unsigned long long)raw->task, (unsigned long long)raw->coro, raw->nr, (void *)py->tasks); }
 	if (!raw->task && !raw->coro)
 		return -ENOENT;
 	if (!py->tasks && pytasks__new(py->proc, &py->tasks))
@@ -142,6 +146,7 @@ int python__task(struct python *py, const struct ls_stack *raw, char *name, size
 	err = pytasks__name(py->tasks, raw->task, raw->coro, name, nlen, coro, clen);
 	if (err == -ENOENT && raw->coro)
 		err = current_task(py, raw->coro, name, nlen, coro, clen);
+	if (getenv("LS_DBG_TASKS")) fprintf(stderr, "[python] task err=%d name=%s\n", err, err ? "" : name);
 	return err;
 }
 
@@ -152,6 +157,34 @@ void python__warm(struct python *py, const struct ls_stack *raw)
 
 	for (i = 0; i < raw->nr && i < LS_MAX_FRAMES; i++)
 		pysym__resolve(py->sym, &raw->frames[i], &pf);
+}
+
+int python__tasks(struct python *py, struct py_task *out, int max, int *total, bool *partial)
+{
+	int n, err = python__prepare_tasks(py);
+
+	if (err)
+		return err;
+	n = pytasks__list(py->tasks, out, max, total);
+	*partial = pytasks__list_flags(py->tasks) != 0;
+	return n;
+}
+
+int python__loops(struct python *py, struct py_loop_stats *out, int max)
+{
+	int err = python__prepare_tasks(py);
+
+	return err ? err : pytasks__loops(py->tasks, out, max);
+}
+
+void python__frame(struct python *py, const struct py_raw_frame *rf, struct frame_text *out)
+{
+	struct ls_stack one = { .nr = 1 };
+	struct stack_text st;
+
+	one.frames[0] = *rf;
+	python__stack(py, &one, &st);
+	*out = st.f[0];
 }
 
 int python__walk(struct python *py, pid_t tid, struct ls_stack *out)

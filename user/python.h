@@ -6,6 +6,7 @@
 #ifndef __PYTHON_H
 #define __PYTHON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "frames.h"
@@ -38,6 +39,14 @@ int python__task(struct python *py, const struct ls_stack *raw, char *name, size
  * whole). Call until it returns 0; -EAGAIN while _asyncio is not loaded yet.
  */
 int python__prepare_tasks(struct python *py);
+
+struct py_task;
+struct py_loop_stats;
+/* Every pending task (and finished ones whose exception nobody retrieved); see pytasks.h. */
+int python__tasks(struct python *py, struct py_task *out, int max, int *total, bool *partial);
+int python__loops(struct python *py, struct py_loop_stats *out, int max);
+/* One frame of an await chain, symbolized. */
+void python__frame(struct python *py, const struct py_raw_frame *rf, struct frame_text *out);
 
 /* Resolve a stack's code objects now, while they live; later lookups use the cache. */
 void python__warm(struct python *py, const struct ls_stack *raw);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "stats.h"
+#include "taskwatch.h"
 #include "tracer.h"
 
 struct reporter {
@@ -18,6 +19,8 @@ struct reporter {
 	void (*interval)(double wall, const struct loop_interval *iv, int n);
 	void (*stall)(const struct stall_view *v);
 	void (*summary)(const struct summary *s);
+	void (*tasks)(pid_t pid, const struct task_reading *r);
+	void (*finding)(pid_t pid, const struct finding *f);
 };
 
 extern const struct reporter report_plain;

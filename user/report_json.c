@@ -334,11 +334,94 @@ static void json_summary(const struct summary *s)
 	json__end(&j);
 }
 
+static void counts_json(struct json *j, const char *key, const struct task_count *c, int n)
+{
+	int i;
+
+	json__arr_open(j, key);
+	for (i = 0; i < n; i++) {
+		json__obj_open(j, NULL);
+		json__str(j, "what", c[i].what);
+		json__int(j, "tasks", c[i].n);
+		json__obj_close(j);
+	}
+	json__arr_close(j);
+}
+
+static void json_tasks(pid_t pid, const struct task_reading *r)
+{
+	struct json j;
+	int i;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "tasks");
+	json__int(&j, "pid", pid);
+	json__num(&j, "time", mono_to_wall(r->when));
+	json__int(&j, "live", r->live);
+	json__num(&j, "trend_per_s", r->trend_per_s);
+	json__bool(&j, "partial", r->partial);
+	json__int(&j, "loops", r->loops);
+	json__str(&j, "loop_class", r->loop_type);
+	if (r->ready_known)
+		json__int(&j, "ready", r->ready);
+	else
+		json__str(&j, "ready", "unknown: kept in C by the loop");
+	if (r->scheduled_known)
+		json__int(&j, "scheduled", r->scheduled);
+	counts_json(&j, "by_coro", r->by_coro, r->ncoro);
+	counts_json(&j, "by_await", r->by_await, r->nawait);
+	json__int(&j, "exception_unretrieved", r->unretrieved);
+	json__arr_open(&j, "unretrieved_names");
+	for (i = 0; i < r->unretrieved && i < 3; i++)
+		json__str(&j, NULL, r->unretrieved_names[i]);
+	json__arr_close(&j);
+	json__end(&j);
+}
+
+static void json_finding(pid_t pid, const struct finding *f)
+{
+	struct json j;
+	int i, k;
+
+	json__begin(&j, stdout);
+	json__str(&j, "type", "finding");
+	json__str(&j, "kind", f->kind == FIND_BUILDUP ? "buildup" : "hang");
+	json__int(&j, "pid", pid);
+	json__int(&j, "live", f->live);
+	if (f->kind == FIND_BUILDUP) {
+		json__num(&j, "rate_per_s", f->rate_per_s);
+		json__str(&j, "top_coro", f->top_coro);
+		json__str(&j, "awaiting", f->awaiting);
+	} else {
+		json__int(&j, "stuck", f->stuck);
+		json__num(&j, "stuck_s", f->stuck_s);
+		json__str(&j, "why", f->why);
+	}
+	json__arr_open(&j, "chains");
+	for (i = 0; i < f->nchains; i++) {
+		const struct task_chain *c = &f->chains[i];
+
+		json__obj_open(&j, NULL);
+		json__str(&j, "task", c->task);
+		json__str(&j, "coro", c->coro);
+		json__str(&j, "awaiting", c->waiting);
+		json__arr_open(&j, "frames");
+		for (k = 0; k < c->nframes; k++)
+			frame_json(&j, &c->frames[k]);
+		json__arr_close(&j);
+		json__obj_close(&j);
+	}
+	json__arr_close(&j);
+	json__end(&j);
+}
+
 const struct reporter report_json = {
 	.attached = json_attached,
 	.waiting = json_waiting,
 	.python = json_python,
 	.sources = json_sources,
+	.tasks = json_tasks,
+	.finding = json_finding,
 	.interval = json_interval,
 	.stall = json_stall,
 	.summary = json_summary,

@@ -204,11 +204,65 @@ static void plain_summary(const struct summary *s)
 	fflush(stdout);
 }
 
+static void plain_tasks(pid_t pid, const struct task_reading *r)
+{
+	char clock[32];
+	int i;
+
+	fmt_clock(mono_to_wall(r->when), clock, sizeof(clock), false);
+	printf("%s tasks %d (%+.0f/s)%s", clock, r->live, r->trend_per_s,
+	       r->partial ? " (partial)" : "");
+	if (r->ready_known)
+		printf("  ready %ld", r->ready);
+	else
+		printf("  ready ? (kept in C by %s)", r->loop_type);
+	if (r->scheduled_known)
+		printf("  timers %ld", r->scheduled);
+	if (r->ncoro) {
+		printf("  | by coroutine:");
+		for (i = 0; i < r->ncoro && i < 3; i++)
+			printf(" %s x%d", r->by_coro[i].what, r->by_coro[i].n);
+	}
+	if (r->nawait) {
+		printf("  | awaiting:");
+		for (i = 0; i < r->nawait && i < 3; i++)
+			printf(" %s x%d", r->by_await[i].what, r->by_await[i].n);
+	}
+	if (r->unretrieved)
+		printf("  | %d finished with an exception nobody retrieved (%s...)", r->unretrieved,
+		       r->unretrieved_names[0]);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void plain_finding(pid_t pid, const struct finding *f)
+{
+	int i, k;
+
+	if (f->kind == FIND_BUILDUP)
+		printf("FINDING buildup: live tasks growing %+.0f/s (%d now), mostly %s(), "
+		       "awaiting %s\n", f->rate_per_s, f->live, f->top_coro, f->awaiting);
+	else
+		printf("FINDING hang: %s\n", f->why);
+	for (i = 0; i < f->nchains; i++) {
+		const struct task_chain *c = &f->chains[i];
+
+		printf("    task %s (%s) awaiting %s\n", c->task, c->coro, c->waiting);
+		for (k = 0; k < c->nframes; k++)
+			printf("      %s (%s:%u)\n", c->frames[k].func,
+			       c->frames[k].library ? short_path(c->frames[k].file) :
+			       c->frames[k].file, c->frames[k].line);
+	}
+	fflush(stdout);
+}
+
 const struct reporter report_plain = {
 	.attached = plain_attached,
 	.waiting = plain_waiting,
 	.python = plain_python,
 	.sources = plain_sources,
+	.tasks = plain_tasks,
+	.finding = plain_finding,
 	.interval = plain_interval,
 	.stall = plain_stall,
 	.summary = plain_summary,

@@ -10,6 +10,7 @@
 #include "python.h"
 #include "record.h"
 #include "samples.h"
+#include "taskwatch.h"
 #include "report.h"
 #include "session.h"
 #include "stats.h"
@@ -49,6 +50,8 @@ struct run {
 	struct python *py;
 	struct samples *samples;
 	struct recorder *rec;	/* record: stalls and samples go into a flamegraph */
+	struct taskwatch *tw;	/* pending tasks, read every interval */
+	double tasks_cost;	/* seconds the last task reading took */
 	struct probe_status probes;
 	/* tasks end soon after their stall: named when a busy period's first stack arrives */
 	struct period_task {
@@ -281,6 +284,36 @@ static void collect_epoch(void *ctx, __u32 tid, const struct ls_thread *t)
 	stats__thread(c->r->st, tid, t, c->epoch);
 }
 
+/*
+ * The pending tasks, each interval. A reading over thousands of tasks takes milliseconds of
+ * loopscope's time (never the target's): skip intervals to keep it under a tenth of them.
+ */
+static void read_tasks(struct run *r, const struct loop_interval *iv, int n)
+{
+	struct task_reading tr;
+	struct finding f;
+	double busy = 0, t0 = now_mono();
+	static int skip;
+	int i, ret;
+
+	if (!r->py || r->env->no_tasks || r->rec || !r->tw)
+		return;
+	if (skip > 0) {
+		skip--;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		busy = iv[i].busy_pct > busy ? iv[i].busy_pct : busy;
+	ret = taskwatch__read(r->tw, r->py, busy, &tr, &f);
+	r->tasks_cost = now_mono() - t0;
+	skip = (int)(r->tasks_cost * 10 / (r->env->interval_s ?: 1));
+	if (ret < 0)
+		return;
+	r->rep->tasks(r->tgt.pid, &tr);
+	if (ret > 0)
+		r->rep->finding(r->tgt.pid, &f);
+}
+
 /* Read every loop thread's counters; returns how many loops there are. */
 static int sample(struct run *r, bool print)
 {
@@ -292,6 +325,8 @@ static int sample(struct run *r, bool print)
 	n = stats__intervals(r->st, &iv);
 	if (print && n)
 		r->rep->interval(mono_to_wall(now_mono()), iv, n);
+	if (print && n)
+		read_tasks(r, iv, n);
 	return n;
 }
 
@@ -339,7 +374,8 @@ static int setup(struct run *r, char *err, size_t len)
 	}
 	o.pid = r->tgt.pid;
 	r->samples = samples__new();
-	if (!r->samples) {
+	r->tw = env->no_tasks ? NULL : taskwatch__new(env->hang_s);
+	if (!r->samples || (!env->no_tasks && !r->tw)) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
@@ -500,6 +536,7 @@ cleanup:
 	python__free(r.py);
 	samples__free(r.samples);
 	recorder__free(r.rec);
+	taskwatch__free(r.tw);
 	stats__free(r.st);
 	target__close(&r.tgt);
 	return ret;

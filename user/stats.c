@@ -31,6 +31,10 @@ struct stats {
 	struct loop_interval *ivs;
 	struct stall_view **ongoing;
 	struct summary sum;
+	/* loop threads that exited: their slots are freed, their counters kept here */
+	int gone;
+	__u64 gone_iterations, gone_busy_ns, gone_idle_ns;
+	__u64 gone_gc_ns[LS_GC_GENS], gone_gc_count[LS_GC_GENS];
 };
 
 static double wall_base;	/* realtime - monotonic, fixed at start */
@@ -300,17 +304,21 @@ void stats__thread(struct stats *s, __u32 tid, const struct ls_thread *t, __u64 
 void stats__thread_exit(struct stats *s, __u32 tid, const struct ls_thread *t)
 {
 	struct snap *sn = snap_get(s, tid);
+	int g;
 
 	if (!sn)
 		return;
-	sn->iterations = t->iterations;
-	sn->busy_ns = t->busy_ns;
-	sn->idle_ns = t->idle_ns;
-	sn->stalls = t->stalls;
-	memcpy(sn->gc_ns, t->gc_total_ns, sizeof(sn->gc_ns));
-	memcpy(sn->gc_count, t->gc_total_count, sizeof(sn->gc_count));
-	sn->blocked = false;
-	sn->seen = false;
+	/* a target that starts and stops loop threads for days must not fill the table */
+	s->gone++;
+	s->gone_iterations += t->iterations;
+	s->gone_busy_ns += t->busy_ns;
+	s->gone_idle_ns += t->idle_ns;
+	for (g = 0; g < LS_GC_GENS; g++) {
+		s->gone_gc_ns[g] += t->gc_total_ns[g];
+		s->gone_gc_count[g] += t->gc_total_count[g];
+	}
+	free(sn->ongoing);
+	*sn = s->snaps[--s->nsnaps];
 }
 
 int stats__intervals(struct stats *s, struct loop_interval **out)
@@ -358,12 +366,15 @@ void stats__summary_peek(struct stats *s, struct summary *sum)
 
 void stats__summary(struct stats *s, struct summary *sum)
 {
-	__u64 busy = 0, idle = 0;
-	int i;
+	__u64 busy = s->gone_busy_ns, idle = s->gone_idle_ns;
+	int i, g;
 
+	s->sum.iterations = s->gone_iterations;
+	for (g = 0; g < LS_GC_GENS; g++) {
+		s->sum.gc_gen_ms[g] = s->gone_gc_ns[g] / 1e6;
+		s->sum.gc_gen_count[g] = s->gone_gc_count[g];
+	}
 	for (i = 0; i < s->nsnaps; i++) {
-		int g;
-
 		for (g = 0; g < LS_GC_GENS; g++) {
 			s->sum.gc_gen_ms[g] += s->snaps[i].gc_ns[g] / 1e6;
 			s->sum.gc_gen_count[g] += s->snaps[i].gc_count[g];
@@ -372,7 +383,7 @@ void stats__summary(struct stats *s, struct summary *sum)
 		busy += s->snaps[i].busy_ns;
 		idle += s->snaps[i].idle_ns;
 	}
-	s->sum.loops = s->nsnaps;
+	s->sum.loops = s->nsnaps + s->gone;
 	s->sum.secs = now_mono() - s->start;
 	s->sum.busy_pct = busy + idle ? 100.0 * busy / (busy + idle) : 0;
 	s->sum.busy_ms = busy / 1e6;

@@ -69,6 +69,9 @@ async def main(args):
             await asyncio.get_running_loop().create_task(handler_gc(i))
             await asyncio.sleep(0.1)
     else:
+        # a request arriving after start-up: in `run` mode the probes attach once the
+        # interpreter is up, a few hundred ms at worst on a cold start
+        await asyncio.sleep(0.5)
         await asyncio.get_running_loop().create_task(handler_import())
         await asyncio.sleep(0.1)
     say(event="done")

@@ -10,7 +10,8 @@
 /* 3.8/3.9 co_lnotab: (address delta, signed line delta) byte pairs; addresses in bytes. */
 int pylines__lnotab(const __u8 *tab, size_t len, int firstlineno, int addr_bytes)
 {
-	int line = firstlineno, addr = 0;
+	long long line = firstlineno;	/* a hostile first line must not overflow */
+	int addr = 0;
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2) {
@@ -19,7 +20,7 @@ int pylines__lnotab(const __u8 *tab, size_t len, int firstlineno, int addr_bytes
 			break;
 		line += (signed char)tab[i + 1];
 	}
-	return line;
+	return line < 0 || line > 0x7fffffff ? -1 : (int)line;
 }
 
 /*
@@ -28,7 +29,8 @@ int pylines__lnotab(const __u8 *tab, size_t len, int firstlineno, int addr_bytes
  */
 int pylines__linetable(const __u8 *tab, size_t len, int firstlineno, int addr_bytes)
 {
-	int line = firstlineno, range_line = -1, end = 0;
+	long long line = firstlineno, range_line = -1;
+	int end = 0;
 	size_t i;
 	int delta;
 
@@ -44,7 +46,7 @@ int pylines__linetable(const __u8 *tab, size_t len, int firstlineno, int addr_by
 			range_line = line;
 		}
 		if (end > addr_bytes)
-			return range_line;
+			return range_line < 0 || range_line > 0x7fffffff ? -1 : (int)range_line;
 	}
 	return -1;
 }

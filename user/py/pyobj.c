@@ -57,7 +57,11 @@ int pyobj__read_str(const struct pyproc *p, __u64 addr, char *out, size_t outlen
 	if (!outlen)
 		return -EINVAL;
 	out[0] = '\0';
-	if ((size_t)l->str_compact_data + 8 > sizeof(hdr))
+	/* offsets may come from the target's own _Py_DebugOffsets: trust none of them */
+	if ((size_t)l->str_compact_data + 8 > sizeof(hdr) || l->str_ascii_data > sizeof(hdr) ||
+	    (size_t)l->off.obj_type + 8 > l->str_ascii_data ||
+	    (size_t)l->str_length + 8 > l->str_ascii_data ||
+	    (size_t)l->str_state + 4 > l->str_ascii_data)
 		return -EPROTO;
 	/* the header up to where compact ASCII characters start: always inside the object */
 	err = pyproc__read(p, addr, hdr, l->str_ascii_data);

@@ -168,6 +168,8 @@ static int entry_line(const struct pysym *s, const struct code_entry *e, __s32 l
 		return -1;
 	if (lasti < 0)
 		return e->firstlineno;
+	if (lasti > 0x3fffffff)
+		return -1;	/* garbage from a torn or hostile read: no such instruction */
 	bytes = (l->off.flags & PY_F_LASTI_BYTES) ? lasti : lasti * 2;
 	switch (l->lines) {
 	case PY_LINES_LNOTAB:
