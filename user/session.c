@@ -52,6 +52,7 @@ struct run {
 	struct recorder *rec;	/* record: stalls and samples go into a flamegraph */
 	struct taskwatch *tw;	/* pending tasks, read every interval */
 	double tasks_cost;	/* seconds the last task reading took */
+	int tasks_skip;		/* intervals to skip so readings stay under 10% of the time */
 	struct probe_status probes;
 	/* tasks end soon after their stall: named when a busy period's first stack arrives */
 	struct period_task {
@@ -293,20 +294,19 @@ static void read_tasks(struct run *r, const struct loop_interval *iv, int n)
 	struct task_reading tr;
 	struct finding f;
 	double busy = 0, t0 = now_mono();
-	static int skip;
 	int i, ret;
 
 	if (!r->py || r->env->no_tasks || r->rec || !r->tw)
 		return;
-	if (skip > 0) {
-		skip--;
+	if (r->tasks_skip > 0) {
+		r->tasks_skip--;
 		return;
 	}
 	for (i = 0; i < n; i++)
 		busy = iv[i].busy_pct > busy ? iv[i].busy_pct : busy;
 	ret = taskwatch__read(r->tw, r->py, busy, &tr, &f);
 	r->tasks_cost = now_mono() - t0;
-	skip = (int)(r->tasks_cost * 10 / (r->env->interval_s ?: 1));
+	r->tasks_skip = (int)(r->tasks_cost * 10 / (r->env->interval_s ?: 1));
 	if (ret < 0)
 		return;
 	r->rep->tasks(r->tgt.pid, &tr);

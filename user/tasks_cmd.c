@@ -36,15 +36,15 @@ static bool awaits(const struct py_task *child, __u64 parent)
 	return false;
 }
 
-static void print_task(struct dump *d, int idx, const char *indent)
+static void print_task(struct dump *d, int idx, const char *indent, bool last)
 {
 	const struct py_task *t = &d->t[idx];
 	char pad[512];
-	int i, j, depth = 0;
+	int i, j, depth = 0, next;
 
 	d->shown[idx] = true;
-	printf("%s\u2514\u2500\u2500 (T) %s\n", indent, t->name);
-	snprintf(pad, sizeof(pad), "%s    ", indent);
+	printf("%s%s (T) %s\n", indent, last ? "\u2514\u2500\u2500" : "\u251c\u2500\u2500", t->name);
+	snprintf(pad, sizeof(pad), "%s%s", indent, last ? "    " : "\u2502   ");
 	for (i = 0; i < t->nframes && i < PY_TASK_MAX_FRAMES; i++, depth++) {
 		struct frame_text f;
 
@@ -55,9 +55,18 @@ static void print_task(struct dump *d, int idx, const char *indent)
 	}
 	if (!t->nframes && t->waiter_desc[0])
 		printf("%s(awaiting %s)\n", pad, t->waiter_desc);
-	for (j = 0; j < d->n; j++)
-		if (!d->shown[j] && d->t[j].state == PY_TASK_PENDING && awaits(&d->t[j], t->addr))
-			print_task(d, j, pad);
+	/* the tasks it awaits, under its innermost frame */
+	for (j = 0; j < d->n; j = next) {
+		if (d->shown[j] || d->t[j].state != PY_TASK_PENDING || !awaits(&d->t[j], t->addr)) {
+			next = j + 1;
+			continue;
+		}
+		for (next = j + 1; next < d->n; next++)
+			if (!d->shown[next] && d->t[next].state == PY_TASK_PENDING &&
+			    awaits(&d->t[next], t->addr))
+				break;
+		print_task(d, j, pad, next >= d->n);
+	}
 }
 
 static void print_json(struct dump *d, const struct py_loop_stats *loops, int nloops)
@@ -166,10 +175,10 @@ int tasks__run(const struct env *env)
 			       loops[i].scheduled_known ? loops[i].scheduled : 0);
 		for (i = 0; i < d.n; i++)
 			if (d.t[i].state == PY_TASK_PENDING && !d.t[i].nawaited_by && !d.shown[i])
-				print_task(&d, i, "");
+				print_task(&d, i, "", true);
 		for (i = 0; i < d.n; i++)	/* cycles: tasks awaiting each other */
 			if (d.t[i].state == PY_TASK_PENDING && !d.shown[i])
-				print_task(&d, i, "");
+				print_task(&d, i, "", true);
 		for (i = 0; i < d.n; i++)
 			if (d.t[i].done_exc_unretrieved)
 				printf("finished with an exception nobody retrieved: %s (%s)\n",

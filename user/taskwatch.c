@@ -128,16 +128,19 @@ static int finished_since(struct taskwatch *tw, const __u64 *cur, int ncur)
 
 static bool buildup(struct taskwatch *tw, const struct task_reading *r, struct finding *f)
 {
-	int i, first, last, n = tw->ntrend < TREND ? tw->ntrend : TREND;
+	int i, ups = 0, first, last, n = tw->ntrend < TREND ? tw->ntrend : TREND;
 
 	if (n < TREND)
 		return false;
-	for (i = 1; i < n; i++)
-		if (tw->live[i] <= tw->live[i - 1])
+	/* never shrinking and growing in most readings: work arriving in bursts is steady too */
+	for (i = 1; i < n; i++) {
+		if (tw->live[i] < tw->live[i - 1])
 			break;
+		ups += tw->live[i] > tw->live[i - 1];
+	}
 	first = tw->live[0];
 	last = tw->live[n - 1];
-	if (i < n || last - first < 50 || last - first < first / 5) {
+	if (i < n || ups < (n - 1) / 2 || last - first < 50 || last - first < first / 5) {
 		tw->buildup_said = false;	/* stopped growing: a new buildup may be said */
 		return false;
 	}
