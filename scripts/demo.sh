@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole story on a fresh machine: install, build, start a demo aiohttp service with a
 # real blocking bug, put load on it, attach loopscope for a few seconds, print the report.
-#   usage: sudo scripts/demo.sh [SECONDS]
+#   usage: scripts/demo.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-8}

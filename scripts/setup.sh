@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what loopscope needs to build and test, from Debian's archive. Idempotent: does
 # nothing (and needs no network) when everything is present.
-#   usage: sudo scripts/setup.sh [--test|--demo]   adds what the tests or the demo run
+#   usage: scripts/setup.sh [--test|--demo]   adds what the tests or the demo run
 set -euo pipefail
 
 build=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config)

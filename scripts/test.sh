@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run every test.   usage: sudo scripts/test.sh [PYTEST ARGS]
+# Install what is missing, build, and run every test.   usage: scripts/test.sh [PYTEST ARGS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
