@@ -693,7 +693,8 @@ static int gather(struct pytasks *t)
 	}
 	if (err)
 		return err;
-	qsort(t->addrs, t->naddrs, sizeof(*t->addrs), cmp_u64);
+	if (t->naddrs > 1)	/* qsort(NULL, 0) is undefined */
+		qsort(t->addrs, t->naddrs, sizeof(*t->addrs), cmp_u64);
 	for (i = 0, n = 0; i < t->naddrs; i++) {
 		if (!n || t->addrs[n - 1] != t->addrs[i])
 			t->addrs[n++] = t->addrs[i];

@@ -592,7 +592,10 @@ int pyversion__apply_debug_offsets(struct py_layout *l, const void *buf, size_t 
 	}
 	if (l->off.tstate_next != 8 || l->off.obj_type != 8 || l->off.frame_owner < 16 ||
 	    l->off.frame_instr < 16 || l->off.code_adaptive < l->off.code_linetable ||
-	    l->str_ascii_data < l->str_state) {
+	    l->str_ascii_data < l->str_state ||
+	    /* a str header is small in every build: these size reads of it (pyobj.c) */
+	    l->str_ascii_data > 120 || l->str_compact_data > 120 ||
+	    l->str_length + 8 > l->str_ascii_data || l->str_state + 4 > l->str_ascii_data) {
 		snprintf(msg, msglen, "debug offsets of 3.%u did not pass sanity checks", l->minor);
 		return -EPROTO;
 	}
