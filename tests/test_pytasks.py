@@ -8,7 +8,6 @@ compares. Interpreters that are not installed are skipped with the reason.
 
 Run as root: /usr/bin/python3 -m pytest tests/test_pytasks.py
 """
-import functools
 import glob
 import json
 import os
@@ -21,48 +20,12 @@ import time
 
 import pytest
 
+from interpreters import debian_fetched, debian_system, pyenv  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(REPO, "tests", "targets")
-FETCH = os.path.join(REPO, "scripts", "fetch-pythons.sh")
 TRUTH_TIMEOUT = 30
 DUMP_TIMEOUT = 60
-
-
-def pyenv(minor):
-    found = sorted(glob.glob("/root/.pyenv/versions/3.%d.*/bin/python3.%d" % (minor, minor)))
-    if not found:
-        return None, "pyenv 3.%d not installed (/root/.pyenv/versions/3.%d.*)" % (minor, minor)
-    return found[-1], None
-
-
-@functools.lru_cache(maxsize=None)
-def fetched_list():
-    try:
-        return subprocess.run(["bash", FETCH, "--list"], capture_output=True, text=True,
-                              timeout=60).stdout, None
-    except (OSError, subprocess.SubprocessError) as e:
-        return "", "scripts/fetch-pythons.sh --list failed: %s" % e
-
-
-def debian_fetched(minor):
-    """Debian's 3.<minor> installed by scripts/fetch-pythons.sh, or a skip reason."""
-    if not os.path.exists(FETCH):
-        return None, "scripts/fetch-pythons.sh not found"
-    out, error = fetched_list()
-    if error:
-        return None, error
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].split(".")[:2] == ["3", str(minor)]:
-            if os.access(parts[1], os.X_OK):
-                return parts[1], None
-    return None, "python3.%d not installed by scripts/fetch-pythons.sh (run it)" % minor
-
-
-def debian_system(path):
-    if os.access(path, os.X_OK):
-        return path, None
-    return None, "%s not installed" % path
 
 
 def debian_uvloop():
