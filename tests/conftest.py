@@ -1,4 +1,5 @@
 """Shared helpers: run real target programs and a real loopscope against them."""
+import glob
 import json
 import os
 import queue
@@ -177,6 +178,54 @@ class SlowServer:
 
     def close(self):
         self.sock.close()
+
+
+def prog_ids_of(pid):
+    """IDs of the BPF programs process pid holds (program and link fds, from fdinfo)."""
+    ids = set()
+    for path in glob.glob("/proc/%d/fdinfo/*" % pid):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except (OSError, ValueError):
+            continue
+    return ids
+
+
+def loaded_progs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return {p["id"]: p.get("name", "") for p in json.loads(out or "[]")}
+
+
+def other_loopscopes(mine=()):
+    """Other loopscope processes on this machine (other test runs): their programs are not
+    ours to count."""
+    pids = []
+    for exe in glob.glob("/proc/[0-9]*/exe"):
+        try:
+            pid = int(exe.split("/")[2])
+            if pid not in mine and os.path.basename(os.readlink(exe)) == "loopscope":
+                pids.append(pid)
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def wait_progs_gone(ids, mine, timeout=10.0):
+    """Wait until none of `ids` is loaded and, when no other loopscope runs, no ls_* program at
+    all. Returns what is left ({id: name})."""
+    end = time.monotonic() + timeout
+    while True:
+        progs = loaded_progs()
+        left = {i: n for i, n in progs.items() if i in ids}
+        if not other_loopscopes(mine):
+            left.update({i: n for i, n in progs.items() if n.startswith("ls_")})
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.05)
 
 
 def bpf_progs():

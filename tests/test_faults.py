@@ -7,7 +7,6 @@ The binary under test is conftest.LOOPSCOPE, read at call time (scripts/sanitize
 points it at a sanitized build). Timing-dependent effects on the target (throughput, rate)
 are printed as a report and only gross harm is asserted.
 """
-import glob
 import json
 import os
 import random
@@ -19,6 +18,8 @@ import threading
 import time
 
 import pytest
+
+from conftest import prog_ids_of, wait_progs_gone
 
 import conftest
 from conftest import DEBIAN_PY, TARGETS, require_root, requires_bpftool
@@ -71,54 +72,6 @@ def summary_of(ls):
 
 
 # ---- BPF programs of one loopscope process ----
-
-def prog_ids_of(pid):
-    """IDs of the BPF programs process pid holds (program and link fds, from fdinfo)."""
-    ids = set()
-    for path in glob.glob("/proc/%d/fdinfo/*" % pid):
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except (OSError, ValueError):
-            continue
-    return ids
-
-
-def loaded_progs():
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
-                         check=True).stdout
-    return {p["id"]: p.get("name", "") for p in json.loads(out or "[]")}
-
-
-def other_loopscopes(mine=()):
-    """Other loopscope processes on this machine (other test runs): their programs are not
-    ours to count."""
-    pids = []
-    for exe in glob.glob("/proc/[0-9]*/exe"):
-        try:
-            pid = int(exe.split("/")[2])
-            if pid not in mine and os.path.basename(os.readlink(exe)) == "loopscope":
-                pids.append(pid)
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-def wait_progs_gone(ids, mine, timeout=10.0):
-    """Wait until none of `ids` is loaded and, when no other loopscope runs, no ls_* program at
-    all. Returns what is left ({id: name})."""
-    end = time.monotonic() + timeout
-    while True:
-        progs = loaded_progs()
-        left = {i: n for i, n in progs.items() if i in ids}
-        if not other_loopscopes(mine):
-            left.update({i: n for i, n in progs.items() if n.startswith("ls_")})
-        if not left or time.monotonic() > end:
-            return left
-        time.sleep(0.05)
-
 
 # ---- the target side ----
 

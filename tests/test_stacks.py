@@ -58,19 +58,21 @@ def test_sleep_stalls_name_the_sleeping_line(procs, python):
     ls = run_scenario(procs, python, "sleep")
     stalls = ls.events(type="stall")
     assert len(stalls) == 5, stalls
-    for st in stalls:
+    for i, st in enumerate(stalls):
         assert st["cause"] == "sleep"
         assert st["blocked"]["syscall"] in ("clock_nanosleep", "select", "pselect6", "nanosleep")
         check_blocked(st, [("blocking_sleep", "sleep"), ("timed", "timed")])
+        assert st["task"] == {"name": "sleep-%d" % i, "coro": "handler_sleep"}, st.get("task")
 
 
 def test_block_three_frames_below_the_handler(procs, python):
     ls = run_scenario(procs, python, "deep")
     stalls = ls.events(type="stall")
     assert len(stalls) == 3, stalls
-    for st in stalls:
+    for i, st in enumerate(stalls):
         check_blocked(st, [("deep_c", "deep_c"), ("deep_b", "deep_b"), ("deep_a", "deep_a"),
                            ("handler_deep", "handler_deep")])
+        assert st["task"] == {"name": "deep-%d" % i, "coro": "handler_deep"}, st.get("task")
 
 
 def test_cpu_stall_samples_name_the_loop(procs, python):
@@ -81,6 +83,7 @@ def test_cpu_stall_samples_name_the_loop(procs, python):
     assert frame_is(st["where"], "spin", "spin"), st["where"]
     top = st["oncpu_stacks"][0]["stack"]
     assert frame_is(top[0], "spin", "spin"), top
+    assert st["task"] == {"name": "crunch", "coro": "handler_cpu"}, st.get("task")
 
 
 def test_socket_stalls_name_the_recv(procs, python):
@@ -91,9 +94,10 @@ def test_socket_stalls_name_the_recv(procs, python):
         server.close()
     stalls = ls.events(type="stall")
     assert len(stalls) == 3, stalls
-    for st in stalls:
+    for i, st in enumerate(stalls):
         assert st["cause"] == "net"
         check_blocked(st, [("fetch_blocking", "recv"), ("timed", "timed")])
+        assert st["task"] == {"name": "fetch-%d" % i, "coro": "handler_fetch"}, st.get("task")
 
 
 @pytest.mark.parametrize("scenario", ["sleep", "deep"])
@@ -104,11 +108,12 @@ def test_uvloop_gives_the_same_attribution(procs, scenario):
     ls = run_scenario(procs, DEBIAN_PY, scenario, uvloop=True)
     stalls = ls.events(type="stall")
     assert len(stalls) == (5 if scenario == "sleep" else 3), stalls
-    for st in stalls:
+    for i, st in enumerate(stalls):
         if scenario == "sleep":
             check_blocked(st, [("blocking_sleep", "sleep"), ("timed", "timed")])
         else:
             check_blocked(st, [("deep_c", "deep_c"), ("deep_b", "deep_b")])
+        assert st["task"]["name"] == "%s-%d" % (scenario, i), st.get("task")
 
 
 def test_attach_to_running_loop_gets_stacks(procs):

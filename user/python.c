@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "py/pyproc.h"
 #include "py/pyprobes.h"
 #include "py/pysym.h"
@@ -110,9 +109,7 @@ int python__prepare_tasks(struct python *py)
 
 	if (py->tasks)
 		return 0;
-	if (getenv("LS_DBG_TASKS")) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); fprintf(stderr, "[python] t=%.6f prepare\n", ts.tv_sec + ts.tv_nsec / 1e9); }
 	err = pytasks__new(py->proc, &py->tasks);
-	if (getenv("LS_DBG_TASKS")) fprintf(stderr, "[python] prepare new=%d\n", err);
 	if (err)
 		return err;
 	return pytasks__list(py->tasks, NULL, 0, &total) < 0 ? -EAGAIN : 0;
@@ -138,7 +135,6 @@ int python__task(struct python *py, const struct ls_stack *raw, char *name, size
 {
 	int err;
 
-	if (getenv("LS_DBG_TASKS")) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); fprintf(stderr, "[python] t=%.6f entry task=%#llx coro=%#llx nr=%u tasks=%p\n", ts.tv_sec + ts.tv_nsec / 1e9, (unsigned long long)raw->task, (unsigned long long)raw->coro, raw->nr, (void *)py->tasks); }
 	if (!raw->task && !raw->coro)
 		return -ENOENT;
 	if (!py->tasks && pytasks__new(py->proc, &py->tasks))
@@ -146,7 +142,6 @@ int python__task(struct python *py, const struct ls_stack *raw, char *name, size
 	err = pytasks__name(py->tasks, raw->task, raw->coro, name, nlen, coro, clen);
 	if (err == -ENOENT && raw->coro)
 		err = current_task(py, raw->coro, name, nlen, coro, clen);
-	if (getenv("LS_DBG_TASKS")) fprintf(stderr, "[python] task err=%d name=%s\n", err, err ? "" : name);
 	return err;
 }
 

@@ -258,6 +258,9 @@ static void find_python(struct run *r)
 		r->rep->python(r->tgt.pid, false, msg[0] ? msg : strerror(-err));
 		return;
 	}
+	/* before the probes: attaching them can take a while, and a stall starting meanwhile
+	 * is named from the tasks read now */
+	r->tasks_ready = !python__prepare_tasks(r->py);
 	attach_probes(r);
 	if (r->env->freq && tracer__sample(r->tr, r->env->freq))
 		fprintf(stderr, "loopscope: on-CPU sampling unavailable (perf events): %s\n",

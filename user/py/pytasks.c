@@ -51,9 +51,12 @@ struct type_info {
 	char name[TYPE_NAME_LEN];	/* tp_name as the interpreter has it */
 };
 
+/* An entry of the coroutine index: a task as the registries showed it, alive. */
 struct coro_task {
 	__u64 coro;
 	__u64 task;
+	__u64 qualname;			/* the coroutine's __qualname__ str object, or 0 */
+	char name[64];			/* the task's name then; "" if it could not be read */
 };
 
 /* An attribute name and the str object that last matched it (names are interned). */
@@ -992,9 +995,47 @@ static int cmp_coro(const void *a, const void *b)
 	return x->coro < y->coro ? -1 : x->coro > y->coro;
 }
 
-static void index_sort(struct pytasks *t)
+static const struct coro_task *index_find(const struct pytasks *t, __u64 coro)
 {
-	qsort(t->index, t->nindex, sizeof(*t->index), cmp_coro);
+	struct coro_task key = { .coro = coro };
+
+	if (!t->nindex)
+		return NULL;
+	return bsearch(&key, t->index, t->nindex, sizeof(*t->index), cmp_coro);
+}
+
+/*
+ * Fill e for a live task. Its name is read now, while it can be: a stack may reach us after
+ * the task finished. name, if not NULL, is the name the caller has just read; a task the
+ * index already holds with this coroutine keeps what was read then.
+ */
+static void index_entry(struct pytasks *t, struct coro_task *e, __u64 task, __u64 coro,
+			__u64 name_obj, const char *name)
+{
+	const struct coro_task *old = index_find(t, coro);
+	bool known = old && old->task == task;
+
+	e->task = task;
+	e->coro = coro;
+	if (name)
+		snprintf(e->name, sizeof(e->name), "%s", name);
+	else if (known && old->name[0])
+		memcpy(e->name, old->name, sizeof(e->name));
+	else if (read_name(t, name_obj, e->name, sizeof(e->name)))
+		e->name[0] = '\0';
+	if (known && old->qualname)
+		e->qualname = old->qualname;
+	else if (!coro || rd64(t, coro + t->l->aio.gen_qualname, &e->qualname))
+		e->qualname = 0;
+}
+
+/* Make v (n entries, from the registries just read) the index. */
+static void index_replace(struct pytasks *t, struct coro_task *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_coro);
+	free(t->index);
+	t->index = v;
+	t->nindex = n;
 	t->index_time = now_ns();
 }
 
@@ -1004,52 +1045,52 @@ static int index_rebuild(struct pytasks *t)
 	const struct py_asyncio_layout *a = &t->l->aio;
 	struct coro_task *v;
 	__u8 hdr[HEADER_MAX];
-	size_t i;
+	size_t i, n = 0;
 	int err;
 
 	err = gather(t);
 	if (err)
 		return err;
-	v = realloc(t->index, (t->naddrs ? t->naddrs : 1) * sizeof(*v));
+	v = malloc((t->naddrs ? t->naddrs : 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	t->index = v;
-	t->nindex = 0;
 	for (i = 0; i < t->naddrs; i++) {
 		if (read_task_hdr(t, t->addrs[i], hdr))
 			continue;
-		v[t->nindex].coro = get64(hdr, a->task_coro);
-		v[t->nindex++].task = t->addrs[i];
+		index_entry(t, &v[n++], t->addrs[i], get64(hdr, a->task_coro),
+			    get64(hdr, a->task_name), NULL);
 	}
-	index_sort(t);
+	index_replace(t, v, n);
 	return 0;
 }
 
-static __u64 index_find(const struct pytasks *t, __u64 coro)
-{
-	struct coro_task key = { .coro = coro }, *hit;
-
-	if (!t->nindex)
-		return 0;
-	hit = bsearch(&key, t->index, t->nindex, sizeof(*t->index), cmp_coro);
-	return hit ? hit->task : 0;
-}
-
-/* The task whose coroutine is coro: checked against the live task, since tasks die. */
-static __u64 task_of_coro(struct pytasks *t, __u64 coro)
+/*
+ * The task whose coroutine is coro: checked against the live task, since tasks die. When
+ * there is none, *gone (coro 0 if not) is the task the index last held for coro, if that
+ * task has finished since and the registries, read afresh, hold no other.
+ */
+static __u64 task_of_coro(struct pytasks *t, __u64 coro, struct coro_task *gone)
 {
 	const struct py_asyncio_layout *a = &t->l->aio;
+	const struct coro_task *e;
 	__u8 hdr[HEADER_MAX];
-	__u64 task;
 	int attempt;
 
+	memset(gone, 0, sizeof(*gone));
 	for (attempt = 0; attempt < 2; attempt++) {
-		task = index_find(t, coro);
-		if (task && !read_task_hdr(t, task, hdr) && get64(hdr, a->task_coro) == coro)
-			return task;
-		if (attempt || now_ns() - t->index_time < INDEX_MIN_AGE_NS || index_rebuild(t))
+		e = index_find(t, coro);
+		if (e && !read_task_hdr(t, e->task, hdr) && get64(hdr, a->task_coro) == coro)
+			return e->task;
+		if (e)
+			*gone = *e;
+		/* a finished task is worth a read at once: its entry then leaves the index */
+		if (attempt || (!e && now_ns() - t->index_time < INDEX_MIN_AGE_NS) ||
+		    index_rebuild(t))
 			break;
 	}
+	/* only what the registries, read afresh, confirm */
+	if (attempt < 1 || !gone->name[0])
+		gone->coro = 0;
 	return 0;
 }
 
@@ -1057,10 +1098,31 @@ int pytasks__name(struct pytasks *t, __u64 task, __u64 coro, char *name, size_t 
 		  char *coro_qn, size_t clen)
 {
 	const struct py_asyncio_layout *a = &t->l->aio;
+	const struct type_info *ti;
+	struct coro_task gone;
 	__u8 hdr[HEADER_MAX];
+	__u64 qn;
 
-	if (!task && coro)
-		task = task_of_coro(t, coro);
+	if (!task && coro) {
+		task = task_of_coro(t, coro, &gone);
+		/*
+		 * A stack that reached us after its task finished (taken as a blocking call
+		 * returned, e.g. when the interpreter was found during that call): name the
+		 * task as the index last saw it, unless coro's memory is now another coroutine.
+		 */
+		if (!task && gone.coro) {
+			ti = type_of(t, coro);
+			if (ti && is_coroutine_like(t, ti) &&
+			    !rd64(t, coro + a->gen_qualname, &qn) && qn && qn != gone.qualname)
+				return -ENOENT;
+			if (name && nlen)
+				snprintf(name, nlen, "%s", gone.name);
+			if (coro_qn && clen && (!gone.qualname ||
+			    pyobj__read_str(t->p, gone.qualname, coro_qn, clen)))
+				coro_qn[0] = '\0';
+			return 0;
+		}
+	}
 	if (!task || read_task_hdr(t, task, hdr))
 		return -ENOENT;
 	if (coro && get64(hdr, a->task_coro) != coro)
@@ -1089,10 +1151,10 @@ static void derive_awaited_by(struct py_task *v, int n)
 
 int pytasks__list(struct pytasks *t, struct py_task *out, int max, int *total)
 {
-	struct coro_task *index;
+	struct coro_task *index = NULL;
 	struct py_task *pt = NULL;
 	__u64 *unretrieved = NULL;
-	size_t i, nun = 0;
+	size_t i, nindex = 0, nun = 0;
 	int n = 0, pending = 0, err;
 
 	if (total)
@@ -1104,23 +1166,19 @@ int pytasks__list(struct pytasks *t, struct py_task *out, int max, int *total)
 	if (err)
 		return err;
 	t->list_flags = t->gather_flags;
-	index = realloc(t->index, (t->naddrs ? t->naddrs : 1) * sizeof(*index));
+	index = malloc((t->naddrs ? t->naddrs : 1) * sizeof(*index));
 	pt = malloc(sizeof(*pt));
 	unretrieved = calloc(t->naddrs ? t->naddrs : 1, sizeof(*unretrieved));
-	if (index)
-		t->index = index;
 	if (!index || !pt || !unretrieved) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	t->nindex = 0;
 	for (i = 0; i < t->naddrs; i++) {
 		/* a task changing under us is read once more before it is reported partial */
 		if (read_task(t, t->addrs[i], pt) ||
 		    ((pt->flags & PY_TASK_PARTIAL) && read_task(t, t->addrs[i], pt)))
 			continue;
-		t->index[t->nindex].coro = pt->coro;
-		t->index[t->nindex++].task = pt->addr;
+		index_entry(t, &index[nindex++], pt->addr, pt->coro, 0, pt->name);
 		if (pt->done_exc_unretrieved)
 			unretrieved[nun++] = pt->addr;
 		if (pt->state != PY_TASK_PENDING)
@@ -1129,7 +1187,8 @@ int pytasks__list(struct pytasks *t, struct py_task *out, int max, int *total)
 		if (n < max)
 			out[n++] = *pt;
 	}
-	index_sort(t);
+	index_replace(t, index, nindex);
+	index = NULL;
 	/* after the pending tasks: finished ones whose exception nobody retrieved */
 	for (i = 0; i < nun && n < max; i++) {
 		if (!read_task(t, unretrieved[i], pt) && pt->done_exc_unretrieved)
@@ -1143,6 +1202,7 @@ int pytasks__list(struct pytasks *t, struct py_task *out, int max, int *total)
 cleanup:
 	free(unretrieved);
 	free(pt);
+	free(index);
 	return err;
 }
 

@@ -69,6 +69,8 @@ void pytasks__free(struct pytasks *t);
  * Name of a task, given the task (any version) or its coroutine (the outermost coroutine of
  * a stack walk, for 3.8-3.13 where the thread state has no running task); either may be 0.
  * coro_qualname (may be NULL) receives the coroutine's __qualname__. Returns 0 or -ENOENT.
+ * A coroutine whose task has finished since the reader last listed or indexed the tasks (a
+ * stack that reached us late) gets the name that task had then.
  */
 int pytasks__name(struct pytasks *t, __u64 task, __u64 coro, char *name, size_t nlen,
 		  char *coro_qualname, size_t clen);
