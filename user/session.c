@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "enrich.h"
 #include "preflight.h"
 #include "python.h"
 #include "record.h"
@@ -54,111 +55,11 @@ struct run {
 	double tasks_cost;	/* seconds the last task reading took */
 	int tasks_skip;		/* intervals to skip so readings stay under 10% of the time */
 	struct probe_status probes;
-	/* tasks end soon after their stall: named when a busy period's first stack arrives */
-	struct period_task {
-		__u32 tid;
-		__u64 busy_start;
-		char name[64], coro[128];
-	} tasks[64];
-	unsigned int next_task;
+	struct enricher *en;	/* stacks, headline and task of each stall */
 	double py_deadline;	/* give up finding the interpreter after this */
 	bool py_done;		/* found it, or gave up */
 	bool tasks_ready;	/* the asyncio reader has read the registries once */
 };
-
-static bool same_text(const struct stack_text *a, const struct stack_text *b)
-{
-	int i;
-
-	if (a->n != b->n)
-		return false;
-	for (i = 0; i < a->n; i++)
-		if (a->f[i].line != b->f[i].line || strcmp(a->f[i].func, b->f[i].func) ||
-		    strcmp(a->f[i].file, b->f[i].file))
-			return false;
-	return true;
-}
-
-/* Samples differing only in the instruction within a line are one stack to a reader. */
-static void merge_samples(struct run *r, struct stall_view *v, const struct sampled *sm, int n)
-{
-	struct stack_text *st = malloc(sizeof(*st));
-	int i, j;
-
-	for (i = 0; st && i < n; i++) {
-		python__stack(r->py, &sm[i].stack, st);
-		st->count = sm[i].count;
-		for (j = 0; j < v->nstacks && !same_text(&v->oncpu[j], st); j++)
-			;
-		if (j < v->nstacks) {
-			v->oncpu[j].count += st->count;
-			/* keep most frequent first */
-			for (; j > 0 && v->oncpu[j].count > v->oncpu[j - 1].count; j--) {
-				*st = v->oncpu[j];
-				v->oncpu[j] = v->oncpu[j - 1];
-				v->oncpu[j - 1] = *st;
-			}
-		} else if (v->nstacks < VIEW_STACKS) {
-			v->oncpu[v->nstacks++] = *st;
-		}
-	}
-	free(st);
-}
-
-/* Symbolize a stall's stacks and pick its headline frame. */
-static void enrich(struct run *r, struct stall_view *v)
-{
-	const struct stack_text *from = NULL;
-	const struct frame_text *where;
-	const struct sampled *sm;
-	int n, total;
-	size_t i;
-
-	if (!r->py)
-		return;
-	v->python = true;
-	if (v->ongoing && !v->raw.nr)
-		python__walk(r->py, v->tid, &v->raw);	/* still blocked: walk it now */
-	if (v->raw.nr)
-		python__stack(r->py, &v->raw, &v->blocked);
-	n = samples__take(r->samples, v->tid, v->busy_start_ns, &sm, &total);
-	v->nsamples = total;
-	merge_samples(r, v, sm, n);
-	/* on-CPU stalls are named by where the samples were, blocked ones by the block */
-	if (v->cause == CAUSE_CPU && v->nstacks)
-		from = &v->oncpu[0];
-	else if (v->blocked.n)
-		from = &v->blocked;
-	else if (v->nstacks)
-		from = &v->oncpu[0];
-	if (v->ev.gc_stack_ns && v->gc_raw.nr) {
-		struct stack_text *gc = malloc(sizeof(*gc));
-
-		if (gc) {
-			python__stack(r->py, &v->gc_raw, gc);
-			if (gc->n) {
-				v->gc_where = *(stack__where(gc) ?: &gc->f[0]);
-				v->has_gc_where = true;
-			}
-			free(gc);
-		}
-	}
-	for (i = 0; i < sizeof(r->tasks) / sizeof(r->tasks[0]); i++) {
-		if (r->tasks[i].tid == v->tid && r->tasks[i].busy_start == v->busy_start_ns) {
-			snprintf(v->task, sizeof(v->task), "%s", r->tasks[i].name);
-			snprintf(v->task_coro, sizeof(v->task_coro), "%s", r->tasks[i].coro);
-		}
-	}
-	if (!v->task[0] && v->ongoing && v->raw.nr)	/* still running: ask now */
-		python__task(r->py, &v->raw, v->task, sizeof(v->task), v->task_coro,
-			     sizeof(v->task_coro));
-	if (!from || !from->n)
-		return;
-	where = stack__where(from) ?: &from->f[0];
-	v->where = *where;
-	v->has_where = true;
-	v->where_from = from == &v->blocked ? "blocked" : "on-CPU";
-}
 
 static void on_stall(void *ctx, const struct ls_stall *rec)
 {
@@ -168,7 +69,7 @@ static void on_stall(void *ctx, const struct ls_stall *rec)
 	if (!v)
 		return;
 	stats__stall_view(r->st, rec, v);
-	enrich(r, v);
+	enricher__stall(r->en, r->py, r->samples, v);
 	stats__count(r->st, v);
 	if (r->rec)
 		recorder__stall(r->rec, v);
@@ -177,29 +78,12 @@ static void on_stall(void *ctx, const struct ls_stall *rec)
 	free(v);
 }
 
-/* Name the task of tid's busy period from a stack taken inside it, once per period. */
-static void name_task(struct run *r, __u32 tid, __u64 busy_start, const struct ls_stack *st)
-{
-	struct period_task *pt;
-	size_t i;
-
-	for (i = 0; i < sizeof(r->tasks) / sizeof(r->tasks[0]); i++)
-		if (r->tasks[i].tid == tid && r->tasks[i].busy_start == busy_start)
-			return;
-	pt = &r->tasks[r->next_task++ % (sizeof(r->tasks) / sizeof(r->tasks[0]))];
-	memset(pt, 0, sizeof(*pt));
-	if (python__task(r->py, st, pt->name, sizeof(pt->name), pt->coro, sizeof(pt->coro)))
-		return;
-	pt->tid = tid;
-	pt->busy_start = busy_start;
-}
-
 static void on_sample(void *ctx, const struct ls_sample *rec)
 {
 	struct run *r = ctx;
 
 	if (r->py && samples__add(r->samples, rec))
-		name_task(r, rec->tid, rec->busy_start_ns, &rec->stack);
+		enricher__name_task(r->en, r->py, rec->tid, rec->busy_start_ns, &rec->stack);
 	if (r->py && r->rec && (r->env->view == VIEW_CPU || r->env->view == VIEW_WALL)) {
 		struct stack_text *st = malloc(sizeof(*st));
 
@@ -230,7 +114,7 @@ static void on_stack(void *ctx, const struct ls_sample *rec)
 	if (!r->py)
 		return;
 	python__warm(r->py, &rec->stack);
-	name_task(r, rec->tid, rec->busy_start_ns, &rec->stack);
+	enricher__name_task(r->en, r->py, rec->tid, rec->busy_start_ns, &rec->stack);
 }
 
 /*
@@ -377,8 +261,9 @@ static int setup(struct run *r, char *err, size_t len)
 	}
 	o.pid = r->tgt.pid;
 	r->samples = samples__new();
+	r->en = enricher__new();
 	r->tw = env->no_tasks ? NULL : taskwatch__new(env->hang_s);
-	if (!r->samples || (!env->no_tasks && !r->tw)) {
+	if (!r->samples || !r->en || (!env->no_tasks && !r->tw)) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
@@ -443,7 +328,8 @@ static const char *watch(struct run *r)
 	int err;
 
 	for (;;) {
-		err = tracer__poll(r->tr, POLL_MS);
+		/* a starting program: look for its interpreter often, so stacks start early */
+		err = tracer__poll(r->tr, r->py_done ? POLL_MS : POLL_MS / 10);
 		if (err < 0)
 			return "ring buffer error";
 		if (exiting)
@@ -505,7 +391,7 @@ int session__run(const struct env *env)
 	sample(&r, false);
 	n = stats__ongoing(r.st, &ongoing);
 	for (i = 0; i < n; i++) {
-		enrich(&r, ongoing[i]);
+		enricher__stall(r.en, r.py, r.samples, ongoing[i]);
 		stats__count(r.st, ongoing[i]);
 		if (r.rec)
 			recorder__stall(r.rec, ongoing[i]);
@@ -538,6 +424,7 @@ cleanup:
 	tracer__free(r.tr);
 	python__free(r.py);
 	samples__free(r.samples);
+	enricher__free(r.en);
 	recorder__free(r.rec);
 	taskwatch__free(r.tw);
 	stats__free(r.st);

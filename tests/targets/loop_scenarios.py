@@ -196,8 +196,10 @@ def new_loop():
 
 async def main(args):
     # Let the loop reach its selector once: loopscope measures busy periods from a selector
-    # return, and uvloop runs its first callbacks before its first epoll_wait.
-    await asyncio.sleep(0.05)
+    # return, and uvloop runs its first callbacks before its first epoll_wait. And like a
+    # service, start serving a moment after start-up: under `run`, stacks begin once the
+    # interpreter is up, which a cold start on a loaded machine can delay.
+    await asyncio.sleep(0.3)
     await wait_go(args)
     await SCENARIOS[args.scenario](args)
     say(event="done")
