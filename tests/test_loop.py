@@ -61,9 +61,10 @@ def test_cpu_bound_callback_is_an_on_cpu_stall(procs, loop_kind):
     assert len(stalls) == 1, stalls
     st = stalls[0]
     assert_close(st, gt["ms"])
-    # on-CPU time is what the thread itself measured with thread_time(); the rest of the
-    # wall time is the scheduler's doing (preempted), never a blocking reason
-    assert abs(st["oncpu_ms"] - gt["cpu_ms"]) < 0.1 * gt["cpu_ms"] + 5, (st, gt)
+    # on-CPU time covers what the thread measured with thread_time(), plus what interrupts
+    # or the hypervisor took while it was current (no context switch); the rest of the wall
+    # time is the scheduler's doing (preempted), never a blocking reason
+    assert gt["cpu_ms"] * 0.95 - 5 <= st["oncpu_ms"] <= st["duration_ms"], (st, gt)
     assert set(st["offcpu"]) <= {"preempted"}, st["offcpu"]
     assert st["cause"] == ("cpu" if st["oncpu_ms"] >= st["duration_ms"] / 2 else "preempted")
 
