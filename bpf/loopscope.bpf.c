@@ -33,6 +33,7 @@
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 stall_ns = 100000000;
 const volatile __u64 stack_min_ns = 10000000;	/* a syscall blocking this long gets a stack */
+const volatile __u64 sample_after_ns = 0;	/* samples only once a busy period is this old */
 const volatile bool poll_loops = false;	/* also treat poll/select waits as loop selectors */
 const volatile __u8 sysclass[LS_MAX_SYSCALLS] = {};
 const volatile struct ls_thread zero_thread = {};
@@ -552,6 +553,9 @@ int ls_sample(void *ctx)
 		return 0;
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (!t || !t->started || t->in_selector)
+		return 0;
+	/* a busy server's periods last microseconds: only those that may become stalls pay */
+	if (bpf_ktime_get_ns() - t->busy.start_ns < sample_after_ns)
 		return 0;
 	st = py_walk(bpf_get_current_task_btf(), tid);
 	if (!st)

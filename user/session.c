@@ -231,6 +231,8 @@ static int setup(struct run *r, char *err, size_t len)
 		.stall_ns = (__u64)(env->threshold_ms * 1e6),
 		.poll_loops = env->poll_loops,
 		.raw_tp = env->raw_tp,
+		/* record's cpu and wall views show all on-CPU time, not only stalls' */
+		.sample_all = env->cmd == CMD_RECORD,
 		.btf_path = env->btf_path,
 		.verbose = env->verbose,
 	};

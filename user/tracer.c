@@ -106,6 +106,7 @@ static int open_load(const struct tracer_opts *o, bool tp_btf, struct loopscope_
 	skel->rodata->targ_tgid = o->pid;
 	skel->rodata->stall_ns = o->stall_ns;
 	skel->rodata->stack_min_ns = o->stall_ns / 10;
+	skel->rodata->sample_after_ns = o->sample_all ? 0 : o->stall_ns / 4;
 	skel->rodata->poll_loops = o->poll_loops;
 	syscall__classes((__u8 *)skel->rodata->sysclass, LS_MAX_SYSCALLS);
 	choose_programs(skel, tp_btf);

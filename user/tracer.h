@@ -15,6 +15,7 @@ struct tracer_opts {
 	__u64 stall_ns;
 	bool poll_loops;
 	bool raw_tp;		/* skip the tp_btf programs */
+	bool sample_all;	/* sample every busy period, not only those nearing a stall */
 	const char *btf_path;	/* custom kernel BTF, for kernels without /sys/kernel/btf */
 	int verbose;
 };
