@@ -9,6 +9,8 @@ import glob
 import os
 import subprocess
 
+import shutil
+
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,3 +75,30 @@ def find_or_skip(find):
     if not path:
         pytest.skip(why)
     return path
+
+
+def pidns_pyenv(script, minor):
+    """pyenv's 3.<minor> running tests/targets/<script> in its own PID namespace:
+    (argv, skip reason, file to remove afterwards)."""
+    python, reason = pyenv(minor)
+    if not python:
+        return None, reason, None
+    if not shutil.which("unshare"):
+        return None, "unshare not installed", None
+    return ["unshare", "--pid", "--fork", "--mount-proc", python,
+            os.path.join(REPO, "tests", "targets", script)], None, None
+
+
+def pidns_chroot(script, minor):
+    """Debian's 3.<minor> chrooted into the private root with its own PID namespace, as in a
+    container, running tests/targets/<script>."""
+    chroot = os.path.join(REPO, "scripts", "pyroot-chroot.sh")
+    python, reason = debian_fetched(minor)
+    if not python:
+        return None, reason, None
+    if not os.path.exists(chroot):
+        return None, "scripts/pyroot-chroot.sh not found", None
+    root = os.environ.get("LOOPSCOPE_PYROOT", os.path.join(REPO, ".cache", "pyroot"))
+    copy = "/tmp/loopscope_%s_%d.py" % (script[:-3], os.getpid())
+    shutil.copy(os.path.join(REPO, "tests", "targets", script), root + copy)
+    return ["bash", chroot, "--pidns", "3.%d" % minor, copy], None, root + copy

@@ -29,7 +29,7 @@ THREAD_RE = re.compile(
 FRAME_RE = re.compile(r"^  (.*) \((.*):(\d+)\)$")
 
 
-from interpreters import INTERPRETERS, debian_fetched, pyenv  # noqa: E402
+from interpreters import INTERPRETERS, pidns_chroot, pidns_pyenv, pyenv  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -193,35 +193,10 @@ def test_busy_target(pydump, find):
     assert seen > 0
 
 
-def pidns_pyenv(minor):
-    """(argv, skip reason, file to remove afterwards)"""
-    python, reason = pyenv(minor)
-    if not python:
-        return None, reason, None
-    if not shutil.which("unshare"):
-        return None, "unshare not installed", None
-    return ["unshare", "--pid", "--fork", "--mount-proc", python,
-            os.path.join(TARGETS, "py_stack.py")], None, None
-
-
-def pidns_chroot(minor):
-    """Debian's 3.<minor> chrooted into the private root, as in a container."""
-    chroot = os.path.join(REPO, "scripts", "pyroot-chroot.sh")
-    python, reason = debian_fetched(minor)
-    if not python:
-        return None, reason, None
-    if not os.path.exists(chroot):
-        return None, "scripts/pyroot-chroot.sh not found", None
-    root = os.environ.get("LOOPSCOPE_PYROOT", os.path.join(REPO, ".cache", "pyroot"))
-    script = "/tmp/loopscope_py_stack_%d.py" % os.getpid()
-    shutil.copy(os.path.join(TARGETS, "py_stack.py"), root + script)
-    return ["bash", chroot, "--pidns", "3.%d" % minor, script], None, root + script
-
-
 @pytest.mark.parametrize("launch", [
-    pytest.param(lambda: pidns_pyenv(9), id="pyenv-3.9-pidns"),
-    pytest.param(lambda: pidns_pyenv(12), id="pyenv-3.12-pidns"),
-    pytest.param(lambda: pidns_chroot(14), id="debian-3.14-chroot-pidns"),
+    pytest.param(lambda: pidns_pyenv("py_stack.py", 9), id="pyenv-3.9-pidns"),
+    pytest.param(lambda: pidns_pyenv("py_stack.py", 12), id="pyenv-3.12-pidns"),
+    pytest.param(lambda: pidns_chroot("py_stack.py", 14), id="debian-3.14-chroot-pidns"),
 ])
 def test_pid_namespace(pydump, launch):
     """A target in its own PID namespace (and chroot): TIDs are namespace-local."""

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from interpreters import debian_fetched, debian_system, pyenv  # noqa: E402
+from interpreters import debian_fetched, debian_system, pyenv, pidns_chroot, pidns_pyenv  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = os.path.join(REPO, "tests", "targets")
@@ -282,34 +282,9 @@ def test_busy(dump, find, script):
             assert summary["total"] >= truth["long"] + truth["other"], summary
 
 
-def pidns_pyenv(minor):
-    """(argv, skip reason, file to remove afterwards)"""
-    python, reason = pyenv(minor)
-    if not python:
-        return None, reason, None
-    if not shutil.which("unshare"):
-        return None, "unshare not installed", None
-    return ["unshare", "--pid", "--fork", "--mount-proc", python,
-            os.path.join(TARGETS, "py_tasks.py")], None, None
-
-
-def pidns_chroot(minor):
-    """Debian's 3.<minor> chrooted into the private root, as in a container."""
-    chroot = os.path.join(REPO, "scripts", "pyroot-chroot.sh")
-    python, reason = debian_fetched(minor)
-    if not python:
-        return None, reason, None
-    if not os.path.exists(chroot):
-        return None, "scripts/pyroot-chroot.sh not found", None
-    root = os.environ.get("LOOPSCOPE_PYROOT", os.path.join(REPO, ".cache", "pyroot"))
-    script = "/tmp/loopscope_py_tasks_%d.py" % os.getpid()
-    shutil.copy(os.path.join(TARGETS, "py_tasks.py"), root + script)
-    return ["bash", chroot, "--pidns", "3.%d" % minor, script], None, root + script
-
-
 @pytest.mark.parametrize("launch", [
-    pytest.param(lambda: pidns_pyenv(12), id="pyenv-3.12-pidns"),
-    pytest.param(lambda: pidns_chroot(14), id="debian-3.14-chroot-pidns"),
+    pytest.param(lambda: pidns_pyenv("py_tasks.py", 12), id="pyenv-3.12-pidns"),
+    pytest.param(lambda: pidns_chroot("py_tasks.py", 14), id="debian-3.14-chroot-pidns"),
 ])
 def test_pid_namespace(dump, launch):
     """A target in its own PID namespace (and chroot): the loop's thread is namespace-local."""
