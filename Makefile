@@ -33,7 +33,7 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -MMD -MP 
 BPF_APPS := loopscope
 # e.g. make OUTPUT=/tmp/asan BIN=/tmp/asan/loopscope SANITIZE=1 keeps ./loopscope
 BIN ?= loopscope
-USER_SRCS := $(wildcard user/*.c user/py/*.c)
+USER_SRCS := $(wildcard user/*.c user/py/*.c user/daemon/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 
 ifeq ($(V),1)
@@ -91,4 +91,4 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/py/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/py/*.d $(OUTPUT)/daemon/*.d)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Event-loop accounting for one target process.
+ * Event-loop accounting for one target process, or for the daemon's set of them.
  *
  * A loop thread is one that waits in a selector (epoll_wait & co.). Its time alternates
  * between idle (parked in the selector) and busy (from the selector's return to its next
@@ -30,7 +30,6 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 
-const volatile __u32 targ_tgid = 0;
 const volatile __u64 stall_ns = 100000000;
 const volatile __u64 stack_min_ns = 10000000;	/* a syscall blocking this long gets a stack */
 const volatile __u64 sample_after_ns = 0;	/* samples only once a busy period is this old */
@@ -160,6 +159,7 @@ static __always_inline void emit_stall(struct ls_thread *t, __u32 tid, __u64 now
 	}
 	s->kind = LS_EV_STALL;
 	s->tid = tid;
+	s->tgid = t->tgid;
 	s->end_ns = now;
 	s->dur_ns = dur;
 	bpf_probe_read_kernel(&s->busy, sizeof(s->busy), &t->busy);
@@ -241,6 +241,7 @@ static __always_inline struct ls_thread *thread_get(__u32 tid, bool create)
 	}
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (t) {
+		t->tgid = bpf_get_current_pid_tgid() >> 32;
 		t->sys_nr = -1;
 		t->loop_fd = -1;
 	}
@@ -257,7 +258,7 @@ static __always_inline int on_sys_enter(struct pt_regs *regs, long id)
 	__u8 cls;
 	__s64 arg0;
 
-	if ((pid_tgid >> 32) != targ_tgid)
+	if (!is_target(pid_tgid >> 32))
 		return 0;
 	cls = classify(id);
 	t = thread_get(tid, cls == LS_SC_EPOLL || (poll_loops && cls >= LS_SC_POLL));
@@ -328,7 +329,7 @@ static __always_inline int on_sys_exit(void)
 	struct ls_thread *t;
 	__u64 now;
 
-	if ((pid_tgid >> 32) != targ_tgid)
+	if (!is_target(pid_tgid >> 32))
 		return 0;
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (!t)
@@ -489,9 +490,9 @@ static __always_inline void switch_in(struct task_struct *next)
 static __always_inline int on_switch(bool preempt, struct task_struct *prev,
 				     struct task_struct *next)
 {
-	if (BPF_CORE_READ(prev, tgid) == targ_tgid)
+	if (is_target(BPF_CORE_READ(prev, tgid)))
 		switch_out(prev, preempt);
-	if (BPF_CORE_READ(next, tgid) == targ_tgid)
+	if (is_target(BPF_CORE_READ(next, tgid)))
 		switch_in(next);
 	return 0;
 }
@@ -501,7 +502,7 @@ static __always_inline int on_waking(struct task_struct *p)
 	struct ls_thread *t;
 	__u32 tid;
 
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	if (!is_target(BPF_CORE_READ(p, tgid)))
 		return 0;
 	tid = BPF_CORE_READ(p, pid);
 	t = bpf_map_lookup_elem(&threads, &tid);
@@ -519,7 +520,7 @@ static __always_inline int on_exit(struct task_struct *p)
 	struct ls_exit *e;
 	__u32 tid;
 
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	if (!is_target(BPF_CORE_READ(p, tgid)))
 		return 0;
 	tid = BPF_CORE_READ(p, pid);
 	t = bpf_map_lookup_elem(&threads, &tid);
@@ -549,7 +550,7 @@ int ls_sample(void *ctx)
 	struct ls_stack *st;
 	struct ls_thread *t;
 
-	if ((pid_tgid >> 32) != targ_tgid)
+	if (!is_target(pid_tgid >> 32))
 		return 0;
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (!t || !t->started || t->in_selector)
@@ -567,6 +568,7 @@ int ls_sample(void *ctx)
 	}
 	rec->kind = LS_EV_SAMPLE;
 	rec->tid = tid;
+	rec->tgid = pid_tgid >> 32;
 	rec->busy_start_ns = t->busy.start_ns;
 	bpf_probe_read_kernel(&rec->stack, sizeof(rec->stack), st);
 	bpf_ringbuf_submit(rec, 0);

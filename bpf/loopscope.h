@@ -9,6 +9,7 @@
 #include "pyoffsets.h"
 
 #define LS_MAX_SYSCALLS 512	/* size of the syscall classification table */
+#define LS_MAX_TARGETS 256	/* processes one daemon watches at once */
 #define LS_COMM_LEN 16
 
 /*
@@ -142,10 +143,18 @@ enum ls_event_kind {
 	LS_EV_STACK,		/* a stack just taken: symbolize it while its code objects live */
 };
 
+/* A watched process (daemon mode): which pyoffs slot holds its interpreter's table. */
+struct ls_target {
+	__u32 slot;
+	__u32 python;		/* the slot is filled: stacks can be walked */
+};
+
 /* Ring-buffer record: one per stall (busy period >= the threshold). */
 struct ls_stall {
 	__u32 kind;		/* LS_EV_STALL */
 	__u32 tid;
+	__u32 tgid;
+	__u32 pad;
 	__u64 end_ns;
 	__u64 dur_ns;
 	struct ls_busy busy;
@@ -161,6 +170,8 @@ struct ls_stall {
 struct ls_sample {
 	__u32 kind;		/* LS_EV_SAMPLE */
 	__u32 tid;
+	__u32 tgid;
+	__u32 pad;
 	__u64 busy_start_ns;	/* which busy period: matches its stall's busy.start_ns */
 	struct ls_stack stack;
 };
@@ -177,6 +188,8 @@ struct ls_thread {
 	__u8 in_selector;	/* parked in the loop's selector: idle */
 	__u8 started;		/* a selector return was seen: busy periods are measurable */
 	__u8 pad0;
+	__u32 tgid;		/* the process: the daemon watches several */
+	__u32 pad2;
 
 	/* the syscall in flight, for the reason at switch-out */
 	__s32 sys_nr;		/* -1 when not in a syscall */

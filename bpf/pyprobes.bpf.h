@@ -18,7 +18,7 @@ static __always_inline struct ls_thread *busy_thread(__u32 *tid)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct ls_thread *t;
 
-	if ((pid_tgid >> 32) != targ_tgid)
+	if (!is_target(pid_tgid >> 32))
 		return NULL;
 	*tid = (__u32)pid_tgid;
 	t = bpf_map_lookup_elem(&threads, tid);

@@ -11,12 +11,23 @@
 
 #define PY_THREAD_WALK PY_MAX_THREADS	/* bpf_loop: one verified step, any count */
 
+/* one offsets table per watched process: slot 0 for a single target, targets[] otherwise */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, LS_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct py_offsets);
 } pyoffs SEC(".maps");
+
+/* The daemon's targets (targ_tgid == 0): which processes are watched, with their table. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct ls_target);
+} targets SEC(".maps");
+
+const volatile __u32 targ_tgid = 0;	/* one target: a compare, not a map lookup */
 
 /* host TID -> PyThreadState, checked on every use: TIDs are reused */
 struct {
@@ -34,7 +45,29 @@ struct {
 	__type(value, struct ls_stack);
 } walk_scratch SEC(".maps");
 
-bool py_enabled = false;	/* set by userspace once pyoffs holds this process's table */
+bool py_enabled = false;	/* set by userspace once pyoffs holds a process's table */
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (targ_tgid)
+		return tgid == targ_tgid;
+	return tgid && bpf_map_lookup_elem(&targets, &tgid);
+}
+
+static __always_inline const struct py_offsets *offsets_of(struct task_struct *task)
+{
+	struct ls_target *tg;
+	__u32 slot = 0, tgid;
+
+	if (!targ_tgid) {
+		tgid = BPF_CORE_READ(task, tgid);
+		tg = bpf_map_lookup_elem(&targets, &tgid);
+		if (!tg || !tg->python)
+			return NULL;
+		slot = tg->slot;
+	}
+	return bpf_map_lookup_elem(&pyoffs, &slot);
+}
 
 static __always_inline __u64 read_u64(__u64 addr, bool *ok)
 {
@@ -194,7 +227,7 @@ static __always_inline struct ls_stack *py_walk(struct task_struct *task, __u32 
 
 	if (!py_enabled)
 		return NULL;
-	o = bpf_map_lookup_elem(&pyoffs, &zero);
+	o = offsets_of(task);
 	st = bpf_map_lookup_elem(&walk_scratch, &zero);
 	if (!o || !st)
 		return NULL;
@@ -242,6 +275,7 @@ static __always_inline void py_stack_taken(void *ringbuf, __u32 tid, __u64 busy_
 	}
 	rec->kind = LS_EV_STACK;
 	rec->tid = tid;
+	rec->tgid = bpf_get_current_pid_tgid() >> 32;
 	rec->busy_start_ns = busy_start;
 	bpf_probe_read_kernel(&rec->stack, sizeof(rec->stack), st);
 	bpf_ringbuf_submit(rec, 0);

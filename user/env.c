@@ -21,6 +21,7 @@ static const char top_doc[] =
 	"       loopscope run [OPTIONS] [--] PROGRAM [ARGS...]\n"
 	"       loopscope record PID|[--] PROGRAM... -o FILE [--view V] [-d SEC]\n"
 	"       loopscope tasks PID [--json]\n"
+	"       loopscope daemon [--config FILE] [--pid|--unit|--cgroup|--match X]...\n"
 	"\n"
 	"Commands:\n"
 	"  attach PID   follow the event loops of a running Python process\n"
@@ -28,6 +29,7 @@ static const char top_doc[] =
 	"  record       write a flamegraph of where the loop's time went (svg, folded,\n"
 	"               speedscope, pprof)\n"
 	"  tasks PID    every asyncio task, its await chain and what it waits on, now\n"
+	"  daemon       the sidecar: follow services across restarts, serve /metrics\n"
 	"\n"
 	"Run `loopscope COMMAND --help` for a command's options.\n";
 

@@ -89,23 +89,14 @@ static const struct stack_text *blocked_stack(const struct stall_view *v)
 	return v->nstacks ? &v->oncpu[0] : NULL;
 }
 
-void recorder__stall(struct recorder *rc, const struct stall_view *v)
+void record__stall_parts(const struct stall_view *v, record_part_fn fn, void *ctx)
 {
 	const struct stack_text *bs = blocked_stack(v);
 	double gc_ms = v->ev.gc_ns / 1e6, cpu_ms = v->oncpu_ms;
 	int i, total = 0;
 
-	for (i = 0; i < LS_NR_REASONS; i++) {
-		double ms = v->busy.r[i].ns / 1e6;
-
-		if (rc->view == VIEW_STALL || rc->view == VIEW_WALL)
-			add(rc, NULL, bs, cause__name(i), ms);
-		else if (rc->view == VIEW_OFFCPU)
-			add(rc, cause__label(i), bs, cause__name(i), ms);
-		rc->stall_off_ms += ms;
-	}
-	if (rc->view != VIEW_STALL)
-		return;	/* on-CPU time comes from the samples in the other views */
+	for (i = 0; i < LS_NR_REASONS; i++)
+		fn(ctx, bs, cause__name(i), v->busy.r[i].ns / 1e6);
 	if (gc_ms > cpu_ms)
 		gc_ms = cpu_ms;
 	cpu_ms -= gc_ms;
@@ -116,19 +107,46 @@ void recorder__stall(struct recorder *rc, const struct stall_view *v)
 		for (i = 0; i < v->nstacks; i++) {
 			double share = (double)v->oncpu[i].count / total;
 
-			add(rc, NULL, &v->oncpu[i], "cpu", cpu_ms * share);
-			add(rc, NULL, &v->oncpu[i], "gc", gc_ms * share);
+			fn(ctx, &v->oncpu[i], "cpu", cpu_ms * share);
+			fn(ctx, &v->oncpu[i], "gc", gc_ms * share);
 		}
 		return;
 	}
-	add(rc, NULL, bs, "cpu", cpu_ms);
+	fn(ctx, bs, "cpu", cpu_ms);
 	if (v->has_gc_where) {
 		struct stack_text gc = { .n = 1, .depth = 1 };
 
 		gc.f[0] = v->gc_where;
-		add(rc, NULL, &gc, "gc", gc_ms);
+		fn(ctx, &gc, "gc", gc_ms);
 	} else {
-		add(rc, NULL, bs, "gc", gc_ms);
+		fn(ctx, bs, "gc", gc_ms);
+	}
+}
+
+static void add_part(void *ctx, const struct stack_text *st, const char *cause, double ms)
+{
+	add(ctx, NULL, st, cause, ms);
+}
+
+void recorder__stall(struct recorder *rc, const struct stall_view *v)
+{
+	const struct stack_text *bs = blocked_stack(v);
+	int i;
+
+	for (i = 0; i < LS_NR_REASONS; i++)
+		rc->stall_off_ms += v->busy.r[i].ns / 1e6;
+	if (rc->view == VIEW_STALL) {
+		record__stall_parts(v, add_part, rc);
+		return;
+	}
+	/* on-CPU time comes from the samples in the other views */
+	for (i = 0; i < LS_NR_REASONS; i++) {
+		double ms = v->busy.r[i].ns / 1e6;
+
+		if (rc->view == VIEW_WALL)
+			add(rc, NULL, bs, cause__name(i), ms);
+		else if (rc->view == VIEW_OFFCPU)
+			add(rc, cause__label(i), bs, cause__name(i), ms);
 	}
 }
 

@@ -25,6 +25,11 @@ struct recorder *recorder__new(enum record_view view, int freq);
 void recorder__free(struct recorder *rc);
 
 void recorder__stall(struct recorder *rc, const struct stall_view *v);
+
+/* A stall's time as weighted stacks, as the stall view adds them (the flight recorder too). */
+typedef void (*record_part_fn)(void *ctx, const struct stack_text *st, const char *cause,
+			       double ms);
+void record__stall_parts(const struct stall_view *v, record_part_fn fn, void *ctx);
 /* An on-CPU sample of a loop thread (any busy period), symbolized. */
 void recorder__sample(struct recorder *rc, const struct stack_text *st);
 /* Loop time outside stalls and samples, for the wall view. */

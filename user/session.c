@@ -135,7 +135,7 @@ static void find_python(struct run *r)
 		return;
 	r->py_done = true;
 	if (!err)
-		err = tracer__set_python(r->tr, python__offsets(r->py));
+		err = tracer__set_python(r->tr, r->tgt.pid, python__offsets(r->py));
 	if (err) {
 		python__free(r->py);
 		r->py = NULL;

@@ -187,6 +187,17 @@ static struct snap *snap_get(struct stats *s, __u32 tid)
 	return n;
 }
 
+double stats__bucket_upper_us(int b)
+{
+	int k, p;
+
+	if (b < 2 * LS_HIST_SUB)
+		return b + 1;
+	k = b - 2 * LS_HIST_SUB;
+	p = k / LS_HIST_SUB + LS_HIST_SUB_BITS + 1;
+	return (double)(1ULL << p) + (k % LS_HIST_SUB + 1) * (double)(1ULL << (p - LS_HIST_SUB_BITS));
+}
+
 static double bucket_mid_us(int b)
 {
 	int k, p, sub;

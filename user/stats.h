@@ -109,6 +109,9 @@ void stats__summary(struct stats *s, struct summary *sum);
 /* The summary so far, without closing the books (progress lines). */
 void stats__summary_peek(struct stats *s, struct summary *sum);
 
+/* The upper bound of iteration-histogram bucket b (struct ls_thread.hist), microseconds. */
+double stats__bucket_upper_us(int b);
+
 double now_mono(void);		/* seconds, CLOCK_MONOTONIC = bpf_ktime_get_ns() */
 double mono_to_wall(double mono);
 

@@ -23,8 +23,13 @@ struct tracer {
 	int ncpus;
 	int *perf_fds;
 	struct bpf_link **perf_links;
-	int nprobes;
-	struct bpf_link *probes[8];	/* USDT and uprobes on the interpreter */
+	bool multi;		/* the daemon: targets come and go in the targets map */
+	pid_t slot_pid[LS_MAX_TARGETS];	/* who owns each pyoffs slot (multi) */
+	int nprobes, probes_cap;
+	struct probe_link {
+		pid_t pid;
+		struct bpf_link *link;
+	} *probes;		/* USDT and uprobes on the interpreters */
 };
 
 /* "0-3,5": the online CPUs, as the kernel lists them. */
@@ -103,7 +108,7 @@ static int open_load(const struct tracer_opts *o, bool tp_btf, struct loopscope_
 	skel = loopscope_bpf__open_opts(&oo);
 	if (!skel)
 		return -errno ?: -EINVAL;
-	skel->rodata->targ_tgid = o->pid;
+	skel->rodata->targ_tgid = o->pid;	/* 0: the targets map */
 	skel->rodata->stall_ns = o->stall_ns;
 	skel->rodata->stack_min_ns = o->stall_ns / 10;
 	skel->rodata->sample_after_ns = o->sample_all ? 0 : o->stall_ns / 4;
@@ -129,6 +134,7 @@ int tracer__new(const struct tracer_opts *o, const struct tracer_cbs *cbs, struc
 	if (!tr)
 		return -ENOMEM;
 	tr->cbs = *cbs;
+	tr->multi = !o->pid;
 	err = open_load(o, kernel_btf, &tr->skel);
 	if (err && kernel_btf) {
 		if (o->verbose)
@@ -151,6 +157,11 @@ int tracer__new(const struct tracer_opts *o, const struct tracer_cbs *cbs, struc
 cleanup:
 	tracer__free(tr);
 	return err;
+}
+
+int tracer__fd(struct tracer *tr)
+{
+	return ring_buffer__epoll_fd(tr->rb);
 }
 
 int tracer__poll(struct tracer *tr, int timeout_ms)
@@ -233,6 +244,7 @@ int tracer__seed_loops(struct tracer *tr, pid_t pid)
 		t->loop_fd = (__s32)arg0;
 		t->in_selector = 1;
 		t->sys_nr = -1;
+		t->tgid = pid;
 		t->sel_enter_ns = mono_ns();
 		if (!bpf_map_update_elem(fd, &tid, t, BPF_NOEXIST))
 			seeded++;
@@ -247,45 +259,118 @@ void tracer__counters(struct tracer *tr, struct ls_counters *c)
 	*c = tr->skel->bss->counters;
 }
 
-int tracer__set_python(struct tracer *tr, const struct py_offsets *o)
+static int slot_of(struct tracer *tr, pid_t pid)
 {
-	__u32 zero = 0;
-	int err;
+	int i;
 
-	err = bpf_map_update_elem(bpf_map__fd(tr->skel->maps.pyoffs), &zero, o, BPF_ANY);
-	if (err)
+	for (i = 0; i < LS_MAX_TARGETS; i++)
+		if (tr->slot_pid[i] == pid)
+			return i;
+	return -1;
+}
+
+int tracer__add_target(struct tracer *tr, pid_t pid)
+{
+	struct ls_target tg = {};
+	int slot;
+
+	if (!tr->multi)
+		return -EINVAL;
+	if (slot_of(tr, pid) >= 0)
+		return 0;
+	slot = slot_of(tr, 0);
+	if (slot < 0)
+		return -ENOSPC;
+	tg.slot = slot;
+	if (bpf_map_update_elem(bpf_map__fd(tr->skel->maps.targets), &pid, &tg, BPF_ANY))
+		return -errno;
+	tr->slot_pid[slot] = pid;
+	return 0;
+}
+
+static void drop_threads(struct tracer *tr, pid_t pid)
+{
+	int fd = bpf_map__fd(tr->skel->maps.threads);
+	__u32 key, next, *prev = NULL;
+	struct ls_thread *t = malloc(sizeof(*t));
+
+	while (t && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		if (!bpf_map_lookup_elem(fd, &key, t) && t->tgid == (__u32)pid) {
+			bpf_map_delete_elem(fd, &key);
+			continue;	/* the walk restarts from prev, still in the map */
+		}
+		prev = &key;
+	}
+	free(t);
+}
+
+void tracer__remove_target(struct tracer *tr, pid_t pid)
+{
+	int i, slot = slot_of(tr, pid);
+
+	if (!tr->multi || slot < 0)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(tr->skel->maps.targets), &pid);
+	tr->slot_pid[slot] = 0;
+	for (i = 0; i < tr->nprobes; i++) {
+		if (tr->probes[i].pid != pid)
+			continue;
+		bpf_link__destroy(tr->probes[i].link);
+		tr->probes[i--] = tr->probes[--tr->nprobes];
+	}
+	drop_threads(tr, pid);
+}
+
+int tracer__set_python(struct tracer *tr, pid_t pid, const struct py_offsets *o)
+{
+	struct ls_target tg = { .python = 1 };
+	int slot = tr->multi ? slot_of(tr, pid) : 0;
+
+	if (slot < 0)
+		return -ENOENT;
+	if (bpf_map_update_elem(bpf_map__fd(tr->skel->maps.pyoffs), &slot, o, BPF_ANY))
+		return -errno;
+	tg.slot = slot;
+	if (tr->multi &&
+	    bpf_map_update_elem(bpf_map__fd(tr->skel->maps.targets), &pid, &tg, BPF_EXIST))
 		return -errno;
 	tr->skel->bss->py_enabled = true;
 	return 0;
 }
 
+static bool add_probe(struct tracer *tr, pid_t pid, struct bpf_link *l)
+{
+	struct probe_link *p;
+
+	if (!l)
+		return false;
+	if (tr->nprobes == tr->probes_cap) {
+		p = realloc(tr->probes, (tr->probes_cap + 8) * sizeof(*p));
+		if (!p) {
+			bpf_link__destroy(l);
+			return false;
+		}
+		tr->probes = p;
+		tr->probes_cap += 8;
+	}
+	tr->probes[tr->nprobes++] = (struct probe_link){ pid, l };
+	return true;
+}
+
 static bool usdt(struct tracer *tr, struct bpf_program *prog, pid_t pid, const char *binary,
 		 const char *name)
 {
-	struct bpf_link *l;
-
-	if (tr->nprobes >= (int)(sizeof(tr->probes) / sizeof(tr->probes[0])))
-		return false;
-	l = bpf_program__attach_usdt(prog, pid, binary, "python", name, NULL);
-	if (!l)
-		return false;
-	tr->probes[tr->nprobes++] = l;
-	return true;
+	return add_probe(tr, pid, bpf_program__attach_usdt(prog, pid, binary, "python", name,
+							    NULL));
 }
 
 static bool uprobe(struct tracer *tr, struct bpf_program *prog, pid_t pid, const char *binary,
 		   const char *func, bool ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = ret);
-	struct bpf_link *l;
 
-	if (tr->nprobes >= (int)(sizeof(tr->probes) / sizeof(tr->probes[0])))
-		return false;
-	l = bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &opts);
-	if (!l)
-		return false;
-	tr->probes[tr->nprobes++] = l;
-	return true;
+	return add_probe(tr, pid, bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &opts));
 }
 
 int tracer__attach_probes(struct tracer *tr, pid_t pid, const struct tracer_probes *p,
@@ -314,6 +399,24 @@ int tracer__attach_probes(struct tracer *tr, pid_t pid, const struct tracer_prob
 	return 0;
 }
 
+static void stop_sampling(struct tracer *tr)
+{
+	int cpu;
+
+	for (cpu = 0; cpu < tr->ncpus; cpu++) {
+		if (tr->perf_links)
+			bpf_link__destroy(tr->perf_links[cpu]);
+		if (tr->perf_fds && tr->perf_fds[cpu] >= 0)
+			close(tr->perf_fds[cpu]);
+	}
+	free(tr->perf_links);
+	free(tr->perf_fds);
+	tr->perf_links = NULL;
+	tr->perf_fds = NULL;
+	tr->ncpus = 0;
+}
+
+/* Sampling again at a new rate (the daemon's budget) replaces the perf events. */
 int tracer__sample(struct tracer *tr, int freq)
 {
 	struct perf_event_attr attr = {
@@ -327,6 +430,9 @@ int tracer__sample(struct tracer *tr, int freq)
 	bool *online = NULL;
 	int n = 0;
 
+	stop_sampling(tr);
+	if (freq <= 0)
+		return 0;
 	err = parse_cpu_mask_file("/sys/devices/system/cpu/online", &online, &n);
 	if (err)
 		return err;
@@ -367,15 +473,9 @@ void tracer__free(struct tracer *tr)
 	if (!tr)
 		return;
 	for (cpu = 0; cpu < tr->nprobes; cpu++)
-		bpf_link__destroy(tr->probes[cpu]);
-	for (cpu = 0; cpu < tr->ncpus; cpu++) {
-		if (tr->perf_links)
-			bpf_link__destroy(tr->perf_links[cpu]);
-		if (tr->perf_fds && tr->perf_fds[cpu] >= 0)
-			close(tr->perf_fds[cpu]);
-	}
-	free(tr->perf_links);
-	free(tr->perf_fds);
+		bpf_link__destroy(tr->probes[cpu].link);
+	free(tr->probes);
+	stop_sampling(tr);
 	ring_buffer__free(tr->rb);
 	loopscope_bpf__destroy(tr->skel);
 	free(tr);

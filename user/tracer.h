@@ -11,7 +11,7 @@
 struct tracer;
 
 struct tracer_opts {
-	pid_t pid;
+	pid_t pid;		/* 0: several targets, added with tracer__add_target */
 	__u64 stall_ns;
 	bool poll_loops;
 	bool raw_tp;		/* skip the tp_btf programs */
@@ -33,8 +33,11 @@ struct tracer_cbs {
 
 int tracer__new(const struct tracer_opts *opts, const struct tracer_cbs *cbs,
 		struct tracer **out);
+/* The daemon's targets: watch a process, or stop (its probes and loop threads go too). */
+int tracer__add_target(struct tracer *tr, pid_t pid);
+void tracer__remove_target(struct tracer *tr, pid_t pid);
 /* Hand the BPF stack walker this process's CPython offsets; stacks start being taken. */
-int tracer__set_python(struct tracer *tr, const struct py_offsets *o);
+int tracer__set_python(struct tracer *tr, pid_t pid, const struct py_offsets *o);
 /* The interpreter's probe points, as user/py/ found them. */
 struct tracer_probes {
 	const char *binary;
@@ -52,9 +55,12 @@ struct probe_status {
 /* Attach GC, import (and with audit, audit) probes; st says what is in place. */
 int tracer__attach_probes(struct tracer *tr, pid_t pid, const struct tracer_probes *p,
 			  bool audit, struct probe_status *st);
-/* Sample loop threads on CPU at freq Hz (perf events on every CPU, filtered in BPF). */
+/* Sample loop threads on CPU at freq Hz (perf events on every CPU, filtered in BPF);
+ * again to change the rate, 0 to stop. */
 int tracer__sample(struct tracer *tr, int freq);
 int tracer__poll(struct tracer *tr, int timeout_ms);
+/* Readable when records wait: for a caller that polls other fds too. */
+int tracer__fd(struct tracer *tr);
 /* Start a new stats epoch; returns the one that just ended. */
 __u64 tracer__next_epoch(struct tracer *tr);
 int tracer__threads(struct tracer *tr, tracer_thread_fn fn, void *ctx);
