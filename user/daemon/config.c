@@ -312,10 +312,27 @@ int dconf__load(struct dconf *c, const char *path, char *err, size_t len)
 		*eq = '\0';
 		key = trim(s);
 		val = trim(eq + 1);
-		n = strlen(val);
-		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
-			val[n - 1] = '\0';
+		if (val[0] == '"') {
+			/* quoted: may hold " #"; nothing but a comment may follow */
+			char *end = strchr(val + 1, '"'), *rest;
+
+			rest = end ? trim(end + 1) : NULL;
+			if (!end || (*rest && *rest != '#')) {
+				snprintf(err, len, "%s:%d: unterminated or trailing text after \"...\"",
+					 path, lineno);
+				ret = -1;
+				break;
+			}
+			*end = '\0';
 			val++;
+		} else {
+			/* "threshold = 100   # ms": a comment starts at whitespace and '#' */
+			for (n = 1; val[0] && val[n]; n++)
+				if (val[n] == '#' && isspace((unsigned char)val[n - 1])) {
+					val[n] = '\0';
+					val = trim(val);
+					break;
+				}
 		}
 		if (dconf__set(c, key, val, why, sizeof(why))) {
 			snprintf(err, len, "%s:%d: %s", path, lineno, why);

@@ -65,6 +65,13 @@ unsigned long long discover__start_time(pid_t pid)
 	return read_stat(pid, &ppid, &start) ? 0 : start;
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	const struct proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
 static int load_procs(struct scan *sc)
 {
 	struct dirent *de;
@@ -91,17 +98,15 @@ static int load_procs(struct scan *sc)
 		sc->p[sc->n++] = p;
 	}
 	closedir(d);
+	qsort(sc->p, sc->n, sizeof(*sc->p), by_pid);
 	return 0;
 }
 
 static struct proc *find(struct scan *sc, pid_t pid)
 {
-	int i;
+	struct proc key = { .pid = pid };
 
-	for (i = 0; i < sc->n; i++)
-		if (sc->p[i].pid == pid)
-			return &sc->p[i];
-	return NULL;
+	return bsearch(&key, sc->p, sc->n, sizeof(*sc->p), by_pid);
 }
 
 static void choose(struct scan *sc, pid_t pid, int sel)
@@ -191,6 +196,24 @@ static bool find_unit_dir(const char *dir, const char *unit, int depth, char *ou
 	return found;
 }
 
+/* "api.slice/x" is under the v2 root, or under a hybrid system's unified or systemd tree */
+static void cgroup_dir(const char *v, char *path, size_t len)
+{
+	static const char *const roots[] = { CGROOT, CGROOT "/unified", CGROOT "/systemd" };
+	size_t i;
+
+	if (!strncmp(v, CGROOT "/", sizeof(CGROOT))) {
+		snprintf(path, len, "%s", v);
+		return;
+	}
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, len, "%s/%s", roots[i], v + (v[0] == '/'));
+		if (!access(path, F_OK))
+			return;
+	}
+	snprintf(path, len, CGROOT "/%s", v + (v[0] == '/'));
+}
+
 static void select_one(struct scan *sc, const struct selector *s, int sel)
 {
 	char path[PATH_MAX], unit[CONF_STR + 16];
@@ -216,11 +239,7 @@ static void select_one(struct scan *sc, const struct selector *s, int sel)
 			cgroup_procs(sc, path, sel, 0);
 		break;
 	case SEL_CGROUP:
-		if (s->value[0] == '/' && !strncmp(s->value, CGROOT "/", sizeof(CGROOT)))
-			snprintf(path, sizeof(path), "%s", s->value);
-		else
-			snprintf(path, sizeof(path), CGROOT "/%s",
-				 s->value + (s->value[0] == '/'));
+		cgroup_dir(s->value, path, sizeof(path));
 		cgroup_procs(sc, path, sel, 0);
 		break;
 	case SEL_MATCH:
@@ -246,7 +265,8 @@ int discover__scan(const struct dconf *c, struct found *out, int max)
 		for (i = 0; i < sc.n; i++) {
 			struct proc *parent;
 
-			if (sc.p[i].sel >= 0 || !(parent = find(&sc, sc.p[i].ppid)) || parent->sel < 0)
+			if (sc.p[i].sel >= 0 || sc.p[i].pid == getpid() ||
+			    !(parent = find(&sc, sc.p[i].ppid)) || parent->sel < 0)
 				continue;
 			sc.p[i].sel = parent->sel;
 			grew = true;
