@@ -310,7 +310,7 @@ static __always_inline void stack_at_exit(struct ls_thread *t, __u32 tid, __u64 
 	/* the longest block; or the first one once the period nears a stall */
 	if (blocked < stack_min_ns && (t->stack_ns || now - t->busy.start_ns < stall_ns / 2))
 		return;
-	st = py_walk(bpf_get_current_task_btf(), tid);
+	st = py_walk(bpf_get_current_task_btf(), tid, WALK_TASK);
 	if (!st)
 		return;
 	if (st->flags & PY_WALK_FAULT)
@@ -403,7 +403,7 @@ static __always_inline void announce_task(struct ls_thread *t, struct task_struc
 
 	if (!py_enabled)
 		return;
-	st = py_walk(prev, tid);
+	st = py_walk(prev, tid, WALK_TASK);
 	if (!st)
 		return;
 	key = st->task ?: st->coro;
@@ -558,7 +558,7 @@ int ls_sample(void *ctx)
 	/* a busy server's periods last microseconds: only those that may become stalls pay */
 	if (bpf_ktime_get_ns() - t->busy.start_ns < sample_after_ns)
 		return 0;
-	st = py_walk(bpf_get_current_task_btf(), tid);
+	st = py_walk(bpf_get_current_task_btf(), tid, WALK_IRQ);
 	if (!st)
 		return 0;
 	rec = bpf_ringbuf_reserve(&stalls, sizeof(*rec), 0);

@@ -81,7 +81,7 @@ static __always_inline void gc_end(void)
 	}
 	if (dur <= ev->gc_stack_ns || dur < stack_min_ns)
 		return;
-	st = py_walk(bpf_get_current_task_btf(), tid);
+	st = py_walk(bpf_get_current_task_btf(), tid, WALK_TASK);
 	if (!st)
 		return;
 	bpf_probe_read_kernel(&t->gc_stack, sizeof(t->gc_stack), st);

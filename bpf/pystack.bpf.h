@@ -37,10 +37,15 @@ struct {
 	__type(value, __u64);
 } tstates SEC(".maps");
 
-/* a walk's output before it is copied where it belongs: too big for the BPF stack */
+/*
+ * A walk's output before it is copied where it belongs: too big for the BPF stack. Two slots:
+ * the sampling timer can interrupt a walk at syscall exit on the same CPU.
+ */
+enum { WALK_TASK, WALK_IRQ };
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct ls_stack);
 } walk_scratch SEC(".maps");
@@ -217,18 +222,18 @@ static long frame_step(__u32 i, void *arg)
  * Walk the current thread's Python stack into the per-CPU scratch; returns it, or NULL when
  * this process has no readable interpreter (yet).
  */
-static __always_inline struct ls_stack *py_walk(struct task_struct *task, __u32 tid)
+static __always_inline struct ls_stack *py_walk(struct task_struct *task, __u32 tid,
+						__u32 slot)
 {
 	struct frame_walk w = {};
 	const struct py_offsets *o;
 	struct ls_stack *st;
-	__u32 zero = 0;
 	bool ok = true;
 
 	if (!py_enabled)
 		return NULL;
 	o = offsets_of(task);
-	st = bpf_map_lookup_elem(&walk_scratch, &zero);
+	st = bpf_map_lookup_elem(&walk_scratch, &slot);
 	if (!o || !st)
 		return NULL;
 	st->nr = 0;

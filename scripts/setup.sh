@@ -7,9 +7,9 @@ set -euo pipefail
 build=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config)
 # libclang-rt-14-dev: libFuzzer for scripts/fuzz.sh (clang only recommends it); prometheus,
 # gunicorn, python3-uvicorn, systemd: the daemon's tests (a real scrape, a pre-fork server,
-# systemd-analyze verify of the unit)
+# systemd-analyze verify of the unit, and a real systemd in systemd-nspawn)
 test=(python3 python3-pytest python3-uvloop util-linux procps iproute2 libclang-rt-14-dev
-      prometheus gunicorn python3-uvicorn systemd)
+      prometheus gunicorn python3-uvicorn systemd systemd-container)
 
 demo=(python3 python3-aiohttp)
 

@@ -524,3 +524,17 @@ def test_daemon_sigkill_leaves_nothing_attached(procs):
     svc.wait_for(lambda o: o.get("event") == "stall" and len(svc.events(event="stall")) > n,
                  timeout=5)
     assert svc.p.poll() is None
+
+
+def test_unit_under_real_systemd_ready_and_watchdog():
+    """The shipped unit under a real systemd 252 booted in systemd-nspawn: READY=1 makes it
+    active with loopscope's status text, WATCHDOG=1 keeps it up, and a frozen loopscope is
+    killed by the watchdog and restarted (scripts/systemd-check.sh)."""
+    require_root()
+    if not shutil.which("systemd-nspawn"):
+        pytest.skip("systemd-nspawn is not installed (Debian package systemd-container)")
+    r = subprocess.run([os.path.join(ROOT, "scripts", "systemd-check.sh")],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, LOOPSCOPE_BIN=LOOPSCOPE))
+    assert r.returncode == 0 and "PASS systemd-check" in r.stdout, r.stdout[-3000:] + r.stderr
+    assert "Watchdog timeout (limit 2s)" in r.stdout

@@ -214,7 +214,7 @@ static void plain_tasks(pid_t pid, const struct task_reading *r)
 	       r->partial ? " (partial)" : "");
 	if (r->ready_known)
 		printf("  ready %ld", r->ready);
-	else
+	else if (r->loop_type[0])
 		printf("  ready ? (kept in C by %s)", r->loop_type);
 	if (r->scheduled_known)
 		printf("  timers %ld", r->scheduled);
