@@ -181,43 +181,15 @@ if [ ${#TODO[@]} -eq 0 ]; then
 fi
 
 # ---------------------------------------------------------------- private apt
+# shellcheck source=lib/apt-archive.sh
+. "$SCRIPT_DIR/lib/apt-archive.sh"
 find_archive_uri() {
-	local codename f uri
+	local codename
 	[ -n "${LOOPSCOPE_DEBIAN_URI:-}" ] && { echo "$LOOPSCOPE_DEBIAN_URI"; return; }
 	# shellcheck disable=SC1091
 	codename=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
 	: "${codename:=bookworm}"
-	# deb822: the stanza of type deb whose Suites include the host's codename.
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		uri=$(awk -v cn="$codename" '
-			function flush() {
-				gsub(/[ \t]+/, " ", suites)
-				if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled != "no" && index(" " suites " ", " " cn " ") && uris != "") {
-					split(uris, u, /[ \t]+/); print u[1]; done = 1; exit
-				}
-				types = suites = uris = enabled = key = ""
-			}
-			/^#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			/^[ \t]/ { v = $0; sub(/^[ \t]+/, "", v)
-			           if (key == "suites") suites = suites " " v; else if (key == "uris") uris = uris " " v; next }
-			{ key = tolower($0); sub(/:.*/, "", key); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
-			  if (key == "types") types = v; else if (key == "suites") suites = v
-			  else if (key == "uris") uris = v; else if (key == "enabled") enabled = tolower(v) }
-			END { if (!done) flush() }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-	# one-line format: deb [options] URI SUITE COMPONENTS...
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		uri=$(awk -v cn="$codename" '
-			$1 == "deb" { i = 2
-				if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-				if ($(i + 1) == cn) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-	return 1
+	apt_archive_uri "$codename"
 }
 
 APT_OPTS=(

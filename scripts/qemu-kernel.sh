@@ -127,39 +127,9 @@ export PATH=$PATH:/usr/sbin:/sbin
 [ -x "$REPO/loopscope" ] || { log "building loopscope"; make -C "$REPO" -j2 >/dev/null; }
 
 # ---------------------------------------------------------------- private apt
-# The archive address of the stanza (deb822 or one-line) that lists SUITE.
-find_uri() {
-	local suite=$1 f uri
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		uri=$(awk -v cn="$suite" '
-			function flush() {
-				gsub(/[ \t]+/, " ", suites)
-				if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled != "no" && index(" " suites " ", " " cn " ") && uris != "") {
-					split(uris, u, /[ \t]+/); print u[1]; done = 1; exit
-				}
-				types = suites = uris = enabled = key = ""
-			}
-			/^#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			/^[ \t]/ { v = $0; sub(/^[ \t]+/, "", v)
-			           if (key == "suites") suites = suites " " v; else if (key == "uris") uris = uris " " v; next }
-			{ key = tolower($0); sub(/:.*/, "", key); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
-			  if (key == "types") types = v; else if (key == "suites") suites = v
-			  else if (key == "uris") uris = v; else if (key == "enabled") enabled = tolower(v) }
-			END { if (!done) flush() }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		uri=$(awk -v cn="$suite" '
-			$1 == "deb" { i = 2
-				if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-				if ($(i + 1) == cn) { print $i; exit } }' "$f")
-		[ -n "$uri" ] && { echo "${uri%/}"; return; }
-	done
-	return 1
-}
+# shellcheck source=lib/apt-archive.sh
+. "$SCRIPT_DIR/lib/apt-archive.sh"
+find_uri() { apt_archive_uri "$@"; }
 
 APTDIR=$CACHE/apt
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg

@@ -31,17 +31,6 @@ static void on_signal(int sig)
 	signal(sig, SIG_DFL);
 }
 
-static int verbosity;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	if (level == LIBBPF_DEBUG && verbosity < 2)
-		return 0;
-	if (level == LIBBPF_INFO && verbosity < 1)
-		return 0;
-	return vfprintf(stderr, fmt, args);
-}
-
 struct run {
 	const struct env *env;
 	const struct reporter *rep;
@@ -367,8 +356,7 @@ int session__run(const struct env *env)
 	char err[512] = "";
 	int ret, i, n;
 
-	verbosity = env->verbose;
-	libbpf_set_print(libbpf_print);
+	tracer__verbosity(env->verbose);
 	r.tgt.pidfd = r.tgt.gate_fd = -1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

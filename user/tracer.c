@@ -32,6 +32,23 @@ struct tracer {
 	} *probes;		/* USDT and uprobes on the interpreters */
 };
 
+static int verbosity;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && verbosity < 2)
+		return 0;
+	if (level == LIBBPF_INFO && verbosity < 1)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void tracer__verbosity(int verbose)
+{
+	verbosity = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
 /* "0-3,5": the online CPUs, as the kernel lists them. */
 static int parse_cpu_mask_file(const char *path, bool **mask, int *n)
 {

@@ -31,6 +31,8 @@ struct tracer_cbs {
 	void *ctx;
 };
 
+/* libbpf's messages on stderr: warnings always, info with -v, debug with -vv. */
+void tracer__verbosity(int verbose);
 int tracer__new(const struct tracer_opts *opts, const struct tracer_cbs *cbs,
 		struct tracer **out);
 /* The daemon's targets: watch a process, or stop (its probes and loop threads go too). */

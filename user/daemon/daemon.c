@@ -64,17 +64,6 @@ struct run {
 	struct skipped *skipped;
 };
 
-static int verbosity;
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
-{
-	if (level == LIBBPF_DEBUG && verbosity < 2)
-		return 0;
-	if (level == LIBBPF_INFO && verbosity < 1)
-		return 0;
-	return vfprintf(stderr, fmt, args);
-}
-
 static struct watched *find_watched(struct run *r, pid_t pid)
 {
 	int i;
@@ -472,8 +461,7 @@ int daemon__main(int argc, char **argv)
 	if (!r)
 		return 1;
 	dconf__parse(&r->conf, argc, argv);
-	verbosity = r->conf.verbose;
-	libbpf_set_print(libbpf_print);
+	tracer__verbosity(r->conf.verbose);
 	r->d.conf = &r->conf;
 	r->d.start = now_mono();
 	r->d.freq = r->conf.freq;

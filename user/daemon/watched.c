@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "enrich.h"
 #include "python.h"
 #include "samples.h"
@@ -10,6 +11,21 @@
 #include "watched.h"
 
 #define PY_RETRY_S 10	/* a process just started may not have its interpreter up yet */
+#define EXEC_GRACE_S 3	/* a process this young may still exec into Python */
+#define RETRY_EVERY_S 0.25
+
+/* Seconds since the process started, from its start time in clock ticks. */
+static double process_age(unsigned long long start)
+{
+	double up = 0;
+	FILE *f = fopen("/proc/uptime", "re");
+
+	if (f && fscanf(f, "%lf", &up) != 1)
+		up = 0;
+	if (f)
+		fclose(f);
+	return up - (double)start / sysconf(_SC_CLK_TCK);
+}
 
 struct watched *watched__new(pid_t pid, unsigned long long start, const struct watch_opts *o)
 {
@@ -21,6 +37,7 @@ struct watched *watched__new(pid_t pid, unsigned long long start, const struct w
 	w->start = start;
 	w->since = now_mono();
 	w->py_deadline = w->since + PY_RETRY_S;
+	w->exec_deadline = w->since + EXEC_GRACE_S - process_age(start);
 	target__thread_name(pid, pid, w->comm, sizeof(w->comm));
 	w->st = stats__new(pid, (__u64)(o->threshold_ms * 1e6), 1);
 	w->samples = samples__new();
@@ -50,11 +67,19 @@ int watched__find_python(struct watched *w, struct tracer *tr, const struct watc
 	struct tracer_probes tp = {};
 	int err;
 
+	double now = now_mono();
+
 	if (w->py_done)
 		return 0;
+	if (now < w->next_try)
+		return -EAGAIN;
+	w->next_try = now + RETRY_EVERY_S;
 	err = python__open(w->pid, &w->py, w->py_what, sizeof(w->py_what));
-	if (err && err != -EOPNOTSUPP && now_mono() < w->py_deadline)
-		return -EAGAIN;	/* a fresh fork or exec: mappings and interpreter come later */
+	/* a fresh fork or exec: mappings and interpreter come later */
+	if (err == -EAGAIN && now < w->py_deadline)
+		return -EAGAIN;
+	if (err && err != -EOPNOTSUPP && now < w->exec_deadline)
+		return -EAGAIN;
 	if (err == -ENOEXEC || err == -ENOENT || err == -ESRCH)
 		return -ENOEXEC;
 	w->py_done = true;

@@ -40,7 +40,9 @@ struct watched {
 	bool announced;			/* its "attached" line is out */
 	struct python *py;
 	bool py_done;
-	double py_deadline;
+	double py_deadline;		/* stop waiting for the interpreter to come up */
+	double exec_deadline;		/* stop waiting for a young process to exec Python */
+	double next_try;
 	char py_what[192];		/* "CPython 3.11.2 (...)" or why not */
 	struct probe_status probes;
 	struct stats *st;
