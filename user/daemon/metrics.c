@@ -7,6 +7,7 @@
 #include <string.h>
 #include "daemon.h"
 #include "metrics.h"
+#include "python.h"
 #include "report.h"
 #include "stats.h"
 #include "tracer.h"
@@ -249,6 +250,14 @@ static void targets(struct out *o, const struct daemon *d)
 		label(o, "python", d->w[i]->py ? d->w[i]->py_what : "");
 		resp__printf(o->r, ",loops=\"%d\"", d->w[i]->nloops);
 		value(o, 1);
+	}
+	family(o, "loopscope_remote_read_failures", "counter",
+	       "Reads of the interpreter's memory that failed (stacks, names, tasks).");
+	for (i = 0; i < d->nw; i++) {
+		if (!d->w[i]->py)
+			continue;
+		sample_start(o, "loopscope_remote_read_failures_total", d->w[i]->pid, 0);
+		value(o, python__read_failures(d->w[i]->py));
 	}
 }
 
