@@ -23,15 +23,14 @@ command -v systemd-nspawn >/dev/null || {
 			systemd-container >/dev/null; }
 }
 
-# not under /tmp: the unit has PrivateTmp=yes
-mkdir -p "$REPO/.cache"
-WORK=$(mktemp -d "$REPO/.cache/systemd-check.XXXXXX")
+WORK=$(mktemp -d /tmp/loopscope-systemd.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-# the shipped unit, run from the build tree, with a 2 s watchdog so freezing shows quickly
-sed -e "s|^ExecStart=/usr/local/bin/loopscope daemon --config /etc/loopscope/loopscope.conf|ExecStart=$REPO/loopscope daemon --config $WORK/loopscope.conf|" \
-    -e 's|^WatchdogSec=.*|WatchdogSec=2s|' -e 's|^RestartSec=.*|RestartSec=1s|' \
+# the shipped unit, with a 2 s watchdog so freezing shows quickly; the binary and config
+# are copied into the container (its overlay, not the host) where the unit expects them
+sed -e 's|^WatchdogSec=.*|WatchdogSec=2s|' -e 's|^RestartSec=.*|RestartSec=1s|' \
     "$REPO/scripts/systemd/loopscope.service" >"$WORK/loopscope.service"
-grep -q "^ExecStart=$REPO/loopscope" "$WORK/loopscope.service" ||
+grep -q "^ExecStart=/usr/local/bin/loopscope daemon --config /etc/loopscope/loopscope.conf" \
+	"$WORK/loopscope.service" ||
 	{ echo "systemd-check: ExecStart line of the unit changed; update this script" >&2; exit 1; }
 cat >"$WORK/loopscope.conf" <<'EOF'
 match = ^no-such-process-here$
@@ -47,7 +46,8 @@ systemctl kill -s SIGSTOP --kill-who=main loopscope.service
 sleep 5; echo "== 5 s after SIGSTOP"; show
 journalctl -u loopscope.service --no-pager -o cat | grep -E "watchdog|Watchdog|ready|Started|listening" | head -12
 '
-out=$(WAIT=3 "$REPO/scripts/systemd-run.sh" "$WORK/loopscope.service" "$WORK/loopscope.conf" \
+out=$(WAIT=3 "$REPO/scripts/systemd-run.sh" "$WORK/loopscope.service" \
+	"$REPO/loopscope=/usr/local/bin/loopscope" "$WORK/loopscope.conf=/etc/loopscope/loopscope.conf" \
 	-- sh -c "$check" 2>&1) || true
 echo "$out"
 

@@ -5,9 +5,9 @@
 # usage: systemd-run.sh UNIT-FILE [FILE...] [-- COMMAND...]
 #   UNIT-FILE  the unit to install (under its basename) and start
 #   FILE...    nspawn mode: extra files (e.g. the unit's executable) copied into
-#              the container at the same absolute path.  Only needed for paths the
-#              container does not already see: it sees the host's root fs through
-#              an overlay, but has its own empty /tmp, /run, /dev.
+#              the container at the same absolute path, or SRC=DEST at DEST.  Only
+#              needed for paths the container does not already see: it sees the
+#              host's root fs through an overlay, but has its own empty /tmp, /run, /dev.
 #   -- CMD...  optional command run next to the unit after the report
 #              (nspawn: inside the container, all its namespaces), e.g. -- bpftool prog list
 # env:
@@ -32,7 +32,11 @@ UNIT=$(basename "$UNIT_SRC")
 FILES=(); CMD=()
 while [ $# -gt 0 ]; do
 	if [ "$1" = -- ]; then shift; CMD=("$@"); break; fi
-	FILES+=("$(readlink -f "$1")"); shift
+	case $1 in
+	*=*) FILES+=("$(readlink -f "${1%%=*}")=${1#*=}") ;;
+	*) FILES+=("$(readlink -f "$1")") ;;
+	esac
+	shift
 done
 MODE=${MODE:-nspawn}
 WAIT=${WAIT:-5}
@@ -225,7 +229,8 @@ log "systemd up ($MODE): pid $LEADER on the host, is-system-running: $state"
 inside sh -c "cat > $UNIT_DIR/$UNIT" <"$UNIT_SRC"
 if [ $MODE = nspawn ]; then
 	for f in "${FILES[@]}"; do
-		inside sh -c "mkdir -p '$(dirname "$f")' && cat > '$f' && chmod $(stat -c %a "$f") '$f'" <"$f"
+		src=${f%%=*} dst=${f#*=}
+		inside sh -c "mkdir -p '$(dirname "$dst")' && cat > '$dst' && chmod $(stat -c %a "$src") '$dst'" <"$src"
 	done
 fi
 sctl daemon-reload

@@ -233,6 +233,13 @@ static void scan(struct run *r)
 					seen[j] = true;
 			continue;
 		}
+		if (w) {
+			/* the PID was reused: the process watched under it is gone */
+			for (j = 0; r->d.w[j] != w; j++)
+				;
+			seen[j] = seen[r->d.nw - 1];
+			drop(r, j, "exited");
+		}
 		if (s) {
 			/* a shell that exec'd into Python keeps its PID and start time */
 			target__thread_name(s->pid, s->pid, comm, sizeof(comm));
