@@ -319,6 +319,10 @@ mount -t debugfs debugfs \$R/sys/kernel/debug
 mount -t tracefs tracefs \$R/sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs \$R/sys/kernel/debug/tracing
 mount -t bpf bpf \$R/sys/fs/bpf
 mount -t cgroup2 cgroup2 \$R/sys/fs/cgroup
+# the checkout may live under /tmp (a CI clone), now hidden by the tmpfs: share it again
+mkdir -p \$R$REPO 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro repo \$R$REPO ||
+	echo "qemu-kernel: cannot mount the checkout over 9p"
 if mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none,rw out \$R$OUT; then
 	echo "qemu-kernel: guest $KREL up, running the scenario"
 	timeout 240 chroot \$R /bin/bash $SELF --in-guest $OUT $PROG
@@ -388,6 +392,7 @@ for series in "${KERNELS[@]}"; do
 		-kernel "$KDIR/boot/vmlinuz-$KREL" -initrd "$INITRD" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=3" \
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
+		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" \
 		-virtfs "local,path=$OUT,mount_tag=out,security_model=none" \
 		</dev/null >"$OUT/console.log" 2>&1 || rc=$?
 	[ "$rc" = 0 ] || log "qemu exit status $rc$([ "$rc" != 124 ] || echo ' (timed out)')"
