@@ -41,8 +41,6 @@ struct run {
 	struct samples *samples;
 	struct recorder *rec;	/* record: stalls and samples go into a flamegraph */
 	struct taskwatch *tw;	/* pending tasks, read every interval */
-	double tasks_cost;	/* seconds the last task reading took */
-	int tasks_skip;		/* intervals to skip so readings stay under 10% of the time */
 	struct probe_status probes;
 	struct enricher *en;	/* stacks, headline and task of each stall */
 	double py_deadline;	/* give up finding the interpreter after this */
@@ -161,28 +159,19 @@ static void collect_epoch(void *ctx, __u32 tid, const struct ls_thread *t)
 	stats__thread(c->r->st, tid, t, c->epoch);
 }
 
-/*
- * The pending tasks, each interval. A reading over thousands of tasks takes milliseconds of
- * loopscope's time (never the target's): skip intervals to keep it under a tenth of them.
- */
+/* The pending tasks, each interval (taskwatch skips some to bound its cost). */
 static void read_tasks(struct run *r, const struct loop_interval *iv, int n)
 {
 	struct task_reading tr;
 	struct finding f;
-	double busy = 0, t0 = now_mono();
+	double busy = 0;
 	int i, ret;
 
 	if (!r->py || r->env->no_tasks || r->rec || !r->tw)
 		return;
-	if (r->tasks_skip > 0) {
-		r->tasks_skip--;
-		return;
-	}
 	for (i = 0; i < n; i++)
 		busy = iv[i].busy_pct > busy ? iv[i].busy_pct : busy;
 	ret = taskwatch__read(r->tw, r->py, busy, &tr, &f);
-	r->tasks_cost = now_mono() - t0;
-	r->tasks_skip = (int)(r->tasks_cost * 10 / (r->env->interval_s ?: 1));
 	if (ret < 0)
 		return;
 	r->rep->tasks(r->tgt.pid, &tr);
@@ -253,7 +242,7 @@ static int setup(struct run *r, char *err, size_t len)
 	o.pid = r->tgt.pid;
 	r->samples = samples__new();
 	r->en = enricher__new();
-	r->tw = env->no_tasks ? NULL : taskwatch__new(env->hang_s);
+	r->tw = env->no_tasks ? NULL : taskwatch__new(env->hang_s, env->interval_s);
 	if (!r->samples || !r->en || (!env->no_tasks && !r->tw)) {
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;

@@ -14,6 +14,8 @@
 
 struct taskwatch {
 	double hang_s;
+	double interval_s;
+	int skip;		/* calls to skip, to bound the readings' cost */
 	struct py_task *tasks;
 	__u64 *prev;		/* pending task addresses of the last reading, sorted */
 	int nprev;
@@ -25,13 +27,14 @@ struct taskwatch {
 	bool hang_said;
 };
 
-struct taskwatch *taskwatch__new(double hang_s)
+struct taskwatch *taskwatch__new(double hang_s, double interval_s)
 {
 	struct taskwatch *tw = calloc(1, sizeof(*tw));
 
 	if (!tw)
 		return NULL;
 	tw->hang_s = hang_s;
+	tw->interval_s = interval_s > 0 ? interval_s : 1;
 	tw->tasks = calloc(MAX_TASKS, sizeof(*tw->tasks));
 	tw->prev = calloc(MAX_TASKS, sizeof(*tw->prev));
 	if (!tw->tasks || !tw->prev) {
@@ -155,7 +158,7 @@ static bool buildup(struct taskwatch *tw, const struct task_reading *r, struct f
 	return true;
 }
 
-int taskwatch__read(struct taskwatch *tw, struct python *py, double busy_pct,
+static int read_now(struct taskwatch *tw, struct python *py, double busy_pct,
 		    struct task_reading *r, struct finding *f)
 {
 	struct py_loop_stats loops[16];
@@ -254,4 +257,20 @@ int taskwatch__read(struct taskwatch *tw, struct python *py, double busy_pct,
 		if (tw->tasks[i].state == 0 && waits_on_others(&tw->tasks[i]))
 			chain_of(py, &tw->tasks[i], &f->chains[f->nchains++]);
 	return 1;
+}
+
+int taskwatch__read(struct taskwatch *tw, struct python *py, double busy_pct,
+		    struct task_reading *r, struct finding *f)
+{
+	double t0;
+	int ret;
+
+	if (tw->skip > 0) {
+		tw->skip--;
+		return -EAGAIN;
+	}
+	t0 = now_mono();
+	ret = read_now(tw, py, busy_pct, r, f);
+	tw->skip = (int)((now_mono() - t0) * 10 / tw->interval_s);
+	return ret;
 }

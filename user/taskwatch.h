@@ -64,12 +64,16 @@ struct finding {
 
 struct taskwatch;
 
-struct taskwatch *taskwatch__new(double hang_s);
+/* interval_s: how often taskwatch__read is called; readings are kept under a tenth of it. */
+struct taskwatch *taskwatch__new(double hang_s, double interval_s);
 void taskwatch__free(struct taskwatch *tw);
 
 /*
- * Read the tasks now. busy_pct: how busy the loops were since the last reading. Returns
- * < 0 if nothing could be read, 0 for a reading, 1 when it also raised a finding.
+ * Read the tasks, once per interval. busy_pct: how busy the loops were since the last
+ * reading. A reading over thousands of tasks takes milliseconds of loopscope's time (never
+ * the target's): after a costly one, calls return -EAGAIN, r untouched, until the readings
+ * are back under a tenth of the time. Returns < 0 if nothing was read, 0 for a reading, 1
+ * when it also raised a finding.
  */
 int taskwatch__read(struct taskwatch *tw, struct python *py, double busy_pct,
 		    struct task_reading *r, struct finding *f);

@@ -64,14 +64,21 @@ struct run {
 	struct skipped *skipped;
 };
 
-static struct watched *find_watched(struct run *r, pid_t pid)
+static int index_of(struct run *r, pid_t pid)
 {
 	int i;
 
 	for (i = 0; i < r->d.nw; i++)
 		if (r->d.w[i]->pid == pid)
-			return r->d.w[i];
-	return NULL;
+			return i;
+	return -1;
+}
+
+static struct watched *find_watched(struct run *r, pid_t pid)
+{
+	int i = index_of(r, pid);
+
+	return i < 0 ? NULL : r->d.w[i];
 }
 
 static void flight_dump(struct run *r, const char *why, pid_t pid)
@@ -205,6 +212,7 @@ static void add(struct run *r, const struct found *f)
 	}
 	/* an idle loop may not leave its selector for hours: find it parked there now */
 	tracer__seed_loops(r->d.tr, f->pid);
+	w->seen = true;
 	r->d.w[r->d.nw++] = w;
 	resolve(r, r->d.nw - 1, selector__name(r->conf.sel[f->sel].kind));
 }
@@ -212,34 +220,26 @@ static void add(struct run *r, const struct found *f)
 /* Follow the selectors: new processes are added, gone or replaced ones dropped. */
 static void scan(struct run *r)
 {
-	bool *seen = calloc(LS_MAX_TARGETS, sizeof(bool));
-	int n, i, j;
+	int n, i;
 
 	n = discover__scan(&r->conf, r->found, MAX_FOUND);
-	if (n < 0 || !seen) {
-		free(seen);
+	if (n < 0)
 		return;
-	}
+	for (i = 0; i < r->d.nw; i++)
+		r->d.w[i]->seen = false;
 	for (i = 0; i < r->nskipped; i++)
 		r->skipped[i].seen = false;
 	for (i = 0; i < n; i++) {
-		struct watched *w = find_watched(r, r->found[i].pid);
+		int at = index_of(r, r->found[i].pid);
 		struct skipped *s = find_skipped(r, r->found[i].pid, r->found[i].start);
 		char comm[16];
 
-		if (w && w->start == r->found[i].start) {
-			for (j = 0; j < r->d.nw; j++)
-				if (r->d.w[j] == w)
-					seen[j] = true;
+		if (at >= 0 && r->d.w[at]->start == r->found[i].start) {
+			r->d.w[at]->seen = true;
 			continue;
 		}
-		if (w) {
-			/* the PID was reused: the process watched under it is gone */
-			for (j = 0; r->d.w[j] != w; j++)
-				;
-			seen[j] = seen[r->d.nw - 1];
-			drop(r, j, "exited");
-		}
+		if (at >= 0)	/* the PID was reused: the process watched under it is gone */
+			drop(r, at, "exited");
 		if (s) {
 			/* a shell that exec'd into Python keeps its PID and start time */
 			target__thread_name(s->pid, s->pid, comm, sizeof(comm));
@@ -249,14 +249,10 @@ static void scan(struct run *r)
 			}
 			s->pid = 0;
 		}
-		if (r->d.nw < LS_MAX_TARGETS) {
-			add(r, &r->found[i]);
-			if (r->d.nw && r->d.w[r->d.nw - 1]->pid == r->found[i].pid)
-				seen[r->d.nw - 1] = true;
-		}
+		add(r, &r->found[i]);
 	}
 	for (i = r->d.nw - 1; i >= 0; i--) {
-		if (seen[i])
+		if (r->d.w[i]->seen)
 			continue;
 		drop(r, i, discover__start_time(r->d.w[i]->pid) == r->d.w[i]->start
 				   ? "no longer selected" : "exited");
@@ -264,17 +260,20 @@ static void scan(struct run *r)
 	for (i = 0; i < r->nskipped; i++)
 		if (!r->skipped[i].seen)
 			r->skipped[i--] = r->skipped[--r->nskipped];
-	free(seen);
 }
+
+struct collect_ctx {
+	struct run *r;
+	__u64 epoch;
+};
 
 static void collect(void *ctx, __u32 tid, const struct ls_thread *t)
 {
-	struct run *r = ((void **)ctx)[0];
-	__u64 epoch = *(__u64 *)((void **)ctx)[1];
-	struct watched *w = find_watched(r, t->tgid);
+	struct collect_ctx *c = ctx;
+	struct watched *w = find_watched(c->r, t->tgid);
 
 	if (w)
-		watched__thread(w, tid, t, epoch);
+		watched__thread(w, tid, t, c->epoch);
 }
 
 static void refresh_one(void *ctx, __u32 tid, const struct ls_thread *t)
@@ -330,13 +329,12 @@ static void budget(struct run *r)
 
 static void interval(struct run *r)
 {
-	__u64 epoch = tracer__next_epoch(r->d.tr);
-	void *ctx[2] = { r, &epoch };
+	struct collect_ctx ctx = { r, tracer__next_epoch(r->d.tr) };
 	struct finding *f = malloc(sizeof(*f));
 	bool tasks = ++r->tasks_tick >= r->tasks_every;
 	int i;
 
-	tracer__threads(r->d.tr, collect, ctx);
+	tracer__threads(r->d.tr, collect, &ctx);
 	if (tasks)
 		r->tasks_tick = 0;
 	for (i = 0; i < r->d.nw; i++) {

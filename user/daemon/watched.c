@@ -42,7 +42,7 @@ struct watched *watched__new(pid_t pid, unsigned long long start, const struct w
 	w->st = stats__new(pid, (__u64)(o->threshold_ms * 1e6), 1);
 	w->samples = samples__new();
 	w->en = enricher__new();
-	w->tw = o->tasks ? taskwatch__new(o->hang_s) : NULL;
+	w->tw = o->tasks ? taskwatch__new(o->hang_s, o->interval_s) : NULL;
 	if (!w->st || !w->samples || !w->en || (o->tasks && !w->tw)) {
 		watched__free(w);
 		return NULL;
@@ -211,23 +211,16 @@ void watched__end_reading(struct watched *w)
 
 int watched__read_tasks(struct watched *w, struct finding *f)
 {
-	double busy = 0, t0 = now_mono(), cost;
+	double busy = 0;
 	int i, ret;
 
 	if (!w->py || !w->tw)
 		return -ENOENT;
 	if (!w->tasks_ready)
 		w->tasks_ready = !python__prepare_tasks(w->py);
-	if (w->tasks_skip > 0) {
-		w->tasks_skip--;
-		return 0;
-	}
 	for (i = 0; i < w->nloops; i++)
 		busy = w->loops[i].busy_pct > busy ? w->loops[i].busy_pct : busy;
 	ret = taskwatch__read(w->tw, w->py, busy, &w->reading, f);
-	/* a reading over thousands of tasks costs milliseconds: keep it under a tenth */
-	cost = now_mono() - t0;
-	w->tasks_skip = (int)(cost * 10);
 	if (ret < 0)
 		return ret;
 	w->have_reading = true;

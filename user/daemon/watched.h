@@ -38,6 +38,7 @@ struct watched {
 	char comm[16];
 	double since;			/* mono seconds it has been watched */
 	bool announced;			/* its "attached" line is out */
+	bool seen;			/* chosen by the selectors in the last scan */
 	struct python *py;
 	bool py_done;
 	double py_deadline;		/* stop waiting for the interpreter to come up */
@@ -50,7 +51,6 @@ struct watched {
 	struct enricher *en;
 	struct taskwatch *tw;
 	bool tasks_ready;
-	int tasks_skip;
 	bool have_reading;
 	struct task_reading reading;
 	int nloops;
@@ -85,7 +85,7 @@ void watched__refresh(struct watched *w, __u32 tid, const struct ls_thread *t);
 void watched__thread_exit(struct watched *w, __u32 tid, const struct ls_thread *t);
 void watched__end_reading(struct watched *w);
 
-/* Read the pending tasks (some intervals are skipped to bound the cost); 1 with a finding. */
+/* Read the pending tasks (taskwatch skips some to bound the cost); 1 with a finding. */
 int watched__read_tasks(struct watched *w, struct finding *f);
 
 enum loop_state { LOOP_HEALTHY, LOOP_BUSY, LOOP_WEDGED };
