@@ -192,26 +192,7 @@ find_archive_uri() {
 	apt_archive_uri "$codename"
 }
 
-APT_OPTS=(
-	-o "Dir::State=$APTDIR/state"
-	-o "Dir::State::Lists=$APTDIR/lists"
-	-o "Dir::State::status=$APTDIR/state/status"
-	-o "Dir::State::extended_states=$APTDIR/state/extended_states"
-	-o "Dir::Cache=$APTDIR/cache"
-	-o "Dir::Cache::archives=$APTDIR/cache/archives"
-	-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-	-o "Dir::Etc::SourceList=$APTDIR/sources.list"
-	-o "Dir::Etc::SourceParts=/dev/null"
-	-o "Dir::Etc::Preferences=/dev/null"
-	-o "Dir::Etc::PreferencesParts=/dev/null"
-	-o "Dir::Log=$APTDIR/log"
-	-o "APT::Architecture=amd64" -o "APT::Architectures=amd64"
-	-o "APT::Default-Release=" -o "APT::Get::Show-Versions=false"
-	-o "APT::Install-Recommends=false" -o "APT::Install-Suggests=false"
-	-o "Acquire::Languages=none"
-	-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
-	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
-)
+private_apt_opts "$APTDIR"
 papt() { apt-get -q "${APT_OPTS[@]}" "$@"; }
 pcache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 

@@ -133,24 +133,7 @@ find_uri() { apt_archive_uri "$@"; }
 
 APTDIR=$CACHE/apt
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-APT_OPTS=(
-	-o "Dir::State=$APTDIR/state"
-	-o "Dir::State::Lists=$APTDIR/lists"
-	-o "Dir::State::status=$APTDIR/state/status"
-	-o "Dir::Cache=$APTDIR/cache"
-	-o "Dir::Cache::archives=$APTDIR/cache/archives"
-	-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-	-o "Dir::Etc::SourceList=$APTDIR/sources.list"
-	-o "Dir::Etc::SourceParts=/dev/null"
-	-o "Dir::Etc::Preferences=/dev/null"
-	-o "Dir::Etc::PreferencesParts=/dev/null"
-	-o "Dir::Log=$APTDIR/log"
-	-o "APT::Architecture=amd64" -o "APT::Architectures=amd64"
-	-o "APT::Default-Release="
-	-o "Acquire::Languages=none"
-	-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
-	-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
-)
+private_apt_opts "$APTDIR"
 papt() { apt-get -q "${APT_OPTS[@]}" "$@"; }
 pcache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 

@@ -1,6 +1,9 @@
 # Sourced by scripts that fetch Debian packages into a private root: the archive address
 # comes from this machine's own apt sources, never from a name written in the project.
 #
+# private_apt_opts DIR: set APT_OPTS, the options that make apt-get and apt-cache use DIR
+# for their sources, lists, state and cache instead of the system's.
+#
 # apt_archive_uri SUITE: the URI of the first enabled "deb" source (deb822 or one-line
 # format) that lists SUITE; returns 1 if none does.
 apt_archive_uri() {
@@ -34,4 +37,28 @@ apt_archive_uri() {
 		[ -n "$uri" ] && { echo "${uri%/}"; return; }
 	done
 	return 1
+}
+
+private_apt_opts() {
+	local d=$1
+	APT_OPTS=(
+		-o "Dir::State=$d/state"
+		-o "Dir::State::Lists=$d/lists"
+		-o "Dir::State::status=$d/state/status"
+		-o "Dir::State::extended_states=$d/state/extended_states"
+		-o "Dir::Cache=$d/cache"
+		-o "Dir::Cache::archives=$d/cache/archives"
+		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+		-o "Dir::Etc::SourceList=$d/sources.list"
+		-o "Dir::Etc::SourceParts=/dev/null"
+		-o "Dir::Etc::Preferences=/dev/null"
+		-o "Dir::Etc::PreferencesParts=/dev/null"
+		-o "Dir::Log=$d/log"
+		-o "APT::Architecture=amd64" -o "APT::Architectures=amd64"
+		-o "APT::Default-Release=" -o "APT::Get::Show-Versions=false"
+		-o "APT::Install-Recommends=false" -o "APT::Install-Suggests=false"
+		-o "Acquire::Languages=none"
+		-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+		-o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+	)
 }
