@@ -265,6 +265,7 @@ def test_skips_non_python_processes(procs):
     d.wait_for({"type": "attached", "pid": svc.pid})
     time.sleep(1)
     assert len(d.events(type="skipped", pid=sl.pid)) == 1
+    assert value(metrics(port), "loopscope_target_skips_total") == 1
 
 
 def test_unit_and_cgroup_selectors(procs):

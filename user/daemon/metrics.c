@@ -301,7 +301,12 @@ static void self(struct out *o, const struct daemon *d)
 	    d->attaches);
 	ONE("loopscope_target_detaches", "counter", "Watched processes that went away.",
 	    d->detaches);
+	ONE("loopscope_target_skips", "counter", "Chosen processes skipped: not CPython.", d->skipped);
 	ONE("loopscope_flight_dumps", "counter", "Flight-recorder dumps written.", d->flight_dumps);
+	ONE("loopscope_flight_dump_errors", "counter", "Flight-recorder dumps that failed.",
+	    d->flight_errors);
+	ONE("loopscope_task_findings", "counter", "Task buildups and hangs reported.",
+	    d->task_findings);
 	ONE("loopscope_uptime_seconds", "gauge", "Seconds since loopscope started.",
 	    now_mono() - d->start);
 #undef ONE

@@ -146,11 +146,6 @@ void watched__stack(struct watched *w, const struct ls_sample *rec)
 
 static void copy_counters(struct loop_thread *l, const struct ls_thread *t)
 {
-	double now = now_mono();
-
-	if (t->iterations != l->last_iterations)
-		l->last_iter = now;
-	l->last_iterations = t->iterations;
 	l->iterations = t->iterations;
 	l->busy_ns = t->busy_ns;
 	l->idle_ns = t->idle_ns;

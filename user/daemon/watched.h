@@ -23,8 +23,6 @@ struct loop_thread {
 	bool seen;			/* in the last reading of the threads map */
 	double busy_pct;		/* last interval */
 	double busy_since;		/* mono seconds: in a busy period since then, 0 if idle */
-	double last_iter;		/* mono seconds of the last completed iteration */
-	__u64 last_iterations;
 	__u64 iterations, busy_ns, idle_ns;
 	__u64 hist[LS_HIST_BUCKETS];
 	__u64 gc_ns[LS_GC_GENS], gc_count[LS_GC_GENS];
